@@ -1,0 +1,1 @@
+"""The `greenlight` command (also the kubectl plugin `kubectl-greenlight`)."""

@@ -1,0 +1,1 @@
+"""Health gates: small probes behind one protocol, one module per kind, and a factory."""

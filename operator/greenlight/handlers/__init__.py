@@ -1,0 +1,1 @@
+"""Kopf handlers: they observe, ask the rollout decision what to do, act, and write status. They only translate."""

@@ -1,0 +1,78 @@
+"""What the decision asks the operator to do. Every action is idempotent: doing it twice has
+the same effect as doing it once, which is what makes a restart at any point safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from greenlight.models import Color
+
+
+class ServiceRole(enum.StrEnum):
+    ACTIVE = "active"
+    PREVIEW = "preview"
+
+
+class EventType(enum.StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StoreRevision:
+    """Keep the spec's current pod template as revision `revision` (a ControllerRevision)."""
+
+    revision: int
+    template_hash: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployColor:
+    """Create or update `<release>-<color>` to run revision `revision` with `replicas` pods."""
+
+    color: Color
+    revision: int
+    replicas: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScaleColor:
+    """Scale `<release>-<color>` (if it exists) to `replicas` pods, leaving its template."""
+
+    color: Color
+    replicas: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PointService:
+    """Create the Service of `role`, or patch its selector, so that it selects `color`."""
+
+    role: ServiceRole
+    color: Color
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RemoveAnnotation:
+    """Remove an action annotation once it has been acted on (or refused)."""
+
+    key: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PruneRevisions:
+    """Delete stored revisions that are not in `keep`."""
+
+    keep: frozenset[int]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PostEvent:
+    """A Kubernetes Event on the Release."""
+
+    type: EventType
+    reason: str
+    message: str
+
+
+Action = StoreRevision | DeployColor | ScaleColor | PointService | RemoveAnnotation | PruneRevisions | PostEvent

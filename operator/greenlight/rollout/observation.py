@@ -1,0 +1,79 @@
+"""What the operator saw in the cluster on one tick, as plain values for the decision."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+
+from greenlight.models import Color
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ColorState:
+    """One colour's Deployment (`<release>-blue` or `<release>-green`)."""
+
+    exists: bool = False
+    revision: int | None = None  # the `greenlight.dev/revision` label of its pod template
+    replicas: int = 0  # spec.replicas
+    ready_replicas: int = 0
+    # Ready as `kubectl rollout status` judges it: the controller observed the latest generation
+    # and every desired replica is updated and available.
+    rolled_out: bool = False
+
+    @property
+    def serving(self) -> bool:
+        """True when it has ready pods of its revision, so a Service may select it."""
+        return self.exists and self.rolled_out and self.ready_replicas > 0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ServiceState:
+    exists: bool = False
+    selected_color: Color | None = None  # the `greenlight.dev/color` in its selector
+    foreign: bool = False  # exists but is not owned by this Release: never touched
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProbeResult:
+    """One probe of one gate, made this tick. Results are only ever recorded, never invented."""
+
+    gate: str
+    ok: bool
+    message: str
+    at: datetime.datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SpecProblem:
+    """Why the operator cannot act on the spec, naming the field (`spec.gates[1].tcp`)."""
+
+    field: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Annotations:
+    """The action annotations of the contract present on the Release."""
+
+    promote: bool = False
+    abort: bool = False
+    rollback_to: str | None = None  # raw value; the decision validates it
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Observation:
+    now: datetime.datetime
+    generation: int
+    template_hash: str  # hash of spec.template; a new hash is a new revision
+    images: tuple[str, ...]  # images of spec.template's containers
+    colors: Mapping[Color, ColorState]
+    active_service: ServiceState
+    preview_service: ServiceState
+    # Colours of the endpoints the active Service's EndpointSlices list (None: not looked at).
+    active_endpoint_colors: frozenset[Color] | None = None
+    annotations: Annotations = dataclasses.field(default_factory=Annotations)
+    probe_results: tuple[ProbeResult, ...] = ()
+    spec_problem: SpecProblem | None = None
+    # Revisions whose pod template is still stored (ControllerRevisions), for rollback-to.
+    stored_revisions: frozenset[int] = frozenset()
