@@ -439,6 +439,14 @@ class ReleaseStatus(_StatusModel):
     current_template_hash: Annotated[
         str, Field(default="", description="Hash of the current revision's pod template.")
     ]
+    observed_template_hash: Annotated[
+        str,
+        Field(
+            default="",
+            description="Hash of the spec's pod template the operator last acted on; a spec "
+            "whose template hashes differently starts a new revision.",
+        ),
+    ]
     message: Annotated[
         str, Field(default="", description="What is happening or what went wrong.")
     ]

@@ -75,4 +75,12 @@ class PostEvent:
     message: str
 
 
-Action = StoreRevision | DeployColor | ScaleColor | PointService | RemoveAnnotation | PruneRevisions | PostEvent
+Action = (
+    StoreRevision
+    | DeployColor
+    | ScaleColor
+    | PointService
+    | RemoveAnnotation
+    | PruneRevisions
+    | PostEvent
+)

@@ -1,0 +1,75 @@
+"""The standard Kubernetes conditions of a Release, computed once at the end of a decision.
+
+`kubectl wait --for=condition=...` works against these, so their meaning is part of the
+contract: see the README's "Conditions" table.
+"""
+
+from __future__ import annotations
+
+from greenlight.models import Condition, Phase
+from greenlight.rollout.observation import SpecProblem
+
+AVAILABLE = "Available"
+PROGRESSING = "Progressing"
+PROMOTED = "Promoted"
+DEGRADED = "Degraded"
+INVALID_SPEC = "InvalidSpec"
+
+_IN_FLIGHT = {
+    Phase.PENDING,
+    Phase.PROGRESSING,
+    Phase.VERIFYING,
+    Phase.AWAITING_PROMOTION,
+    Phase.POST_VERIFICATION,
+}
+
+
+def compute(
+    previous: list[Condition],
+    *,
+    phase: Phase,
+    active_serving: bool,
+    invalid_spec: SpecProblem | None,
+    message: str,
+    generation: int,
+    now: str,
+) -> list[Condition]:
+    wanted = [
+        _make(
+            AVAILABLE,
+            active_serving,
+            "ActiveColorServing" if active_serving else "NoServingColor",
+            "the active Service selects ready pods"
+            if active_serving
+            else "no colour with ready pods receives traffic",
+        ),
+        _make(PROGRESSING, phase in _IN_FLIGHT, str(phase), message),
+        _make(PROMOTED, phase in (Phase.POST_VERIFICATION, Phase.SUCCEEDED), str(phase), message),
+        _make(DEGRADED, phase in (Phase.ROLLED_BACK, Phase.FAILED), str(phase), message),
+        _make(
+            INVALID_SPEC,
+            invalid_spec is not None,
+            "InvalidSpec" if invalid_spec else "SpecValid",
+            f"{invalid_spec.field} {invalid_spec.message}" if invalid_spec else "",
+        ),
+    ]
+    before = {condition.type: condition for condition in previous}
+    result: list[Condition] = []
+    for condition in wanted:
+        old = before.get(condition.type)
+        changed = old is None or old.status != condition.status
+        result.append(
+            condition.model_copy(
+                update={
+                    "last_transition_time": now
+                    if changed or old is None
+                    else old.last_transition_time,
+                    "observed_generation": generation,
+                }
+            )
+        )
+    return result
+
+
+def _make(kind: str, true: bool, reason: str, message: str) -> Condition:
+    return Condition(type=kind, status="True" if true else "False", reason=reason, message=message)

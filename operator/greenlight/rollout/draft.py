@@ -1,0 +1,98 @@
+"""A mutable working copy of a Release's status, plus the actions and events a decision collects.
+
+The decision is written as a flat series of steps that each look at the draft and change it;
+only the finished draft becomes the next `ReleaseStatus`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Any
+
+from greenlight import models
+from greenlight.models import Color, Outcome, Phase
+from greenlight.rollout import actions as act
+from greenlight.rollout.timestamps import format_time
+
+
+@dataclasses.dataclass
+class Draft:
+    status: dict[str, Any]  # ReleaseStatus fields by their Python names
+    now: datetime.datetime
+    actions: list[act.Action] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of(cls, status: models.ReleaseStatus, now: datetime.datetime) -> Draft:
+        return cls(status=dict(status), now=now)
+
+    def finish(self) -> models.ReleaseStatus:
+        return models.ReleaseStatus.model_validate(self.status)
+
+    # -- typed accessors for the fields the steps use most --------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(self.status["phase"])
+
+    @property
+    def active(self) -> Color | None:
+        return _color(self.status["active_color"])
+
+    @property
+    def preview(self) -> Color | None:
+        return _color(self.status["preview_color"])
+
+    @property
+    def stable(self) -> Color | None:
+        return _color(self.status["stable_color"])
+
+    @property
+    def current_revision(self) -> int:
+        return int(self.status["current_revision"])
+
+    @property
+    def stable_revision(self) -> int:
+        return int(self.status["stable_revision"])
+
+    @property
+    def now_text(self) -> str:
+        return format_time(self.now)
+
+    # -- changes --------------------------------------------------------------------------
+
+    def set(self, **fields: Any) -> None:
+        self.status.update(fields)
+
+    def enter(self, phase: Phase, message: str) -> None:
+        if self.phase is not phase:
+            self.status["phase_started_at"] = self.now_text
+        self.status["phase"] = phase
+        self.status["message"] = message
+
+    def act(self, action: act.Action) -> None:
+        self.actions.append(action)
+
+    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        kind = act.EventType.WARNING if warning else act.EventType.NORMAL
+        self.actions.append(act.PostEvent(type=kind, reason=reason, message=message))
+
+    def record_history(self, entry: models.HistoryEntry, limit: int) -> None:
+        """Adds `entry` as the newest history entry, keeping at most `limit`."""
+        history = [entry, *self.status["history"]]
+        self.status["history"] = history[:limit]
+
+    def finish_history(self, outcome: Outcome, reason: str) -> None:
+        """Closes the newest in-progress entry of the current revision."""
+        history = list(self.status["history"])
+        for index, entry in enumerate(history):
+            if entry.revision == self.current_revision and entry.outcome is Outcome.IN_PROGRESS:
+                history[index] = entry.model_copy(
+                    update={"outcome": outcome, "finished_at": self.now_text, "reason": reason}
+                )
+                break
+        self.status["history"] = history
+
+
+def _color(value: str) -> Color | None:
+    return Color(value) if value in (Color.BLUE, Color.GREEN) else None

@@ -1,0 +1,103 @@
+"""The actions people and pipelines take on a Release: promote, abort, rollback.
+
+Each action is an annotation of the contract that the operator acts on and then removes; the
+operator stays the only thing that moves traffic. This module decides, from the Release's
+status alone, whether an action makes sense now and what it will do, so that the CLI and the
+API service refuse the same things with the same words. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from greenlight import models
+from greenlight.models import Phase
+
+IN_FLIGHT = frozenset(
+    {
+        Phase.PENDING,
+        Phase.PROGRESSING,
+        Phase.VERIFYING,
+        Phase.AWAITING_PROMOTION,
+        Phase.POST_VERIFICATION,
+    }
+)
+
+
+class ActionRefused(Exception):
+    """The action makes no sense in the Release's current state; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActionPlan:
+    """The annotations to merge onto the Release, and one sentence on what will happen."""
+
+    annotations: dict[str, str]
+    description: str
+
+
+def plan_promote(name: str, status: models.ReleaseStatus) -> ActionPlan:
+    if status.phase is not Phase.AWAITING_PROMOTION:
+        raise ActionRefused(
+            f"release {name} is {status.phase}: promote applies only in AwaitingPromotion "
+            "(after every pre-switch gate passed with autoPromote: false)"
+        )
+    return ActionPlan(
+        annotations={models.ANNOTATION_PROMOTE: "true"},
+        description=f"traffic of {name} moves to revision {status.current_revision} "
+        f"({status.preview_color}), then post-switch verification runs if configured",
+    )
+
+
+def plan_abort(name: str, status: models.ReleaseStatus) -> ActionPlan:
+    if status.phase not in IN_FLIGHT:
+        raise ActionRefused(
+            f"release {name} is {status.phase}: nothing is in flight to abort"
+        )
+    if status.stable_revision:
+        where = f"stays on (or returns to) stable revision {status.stable_revision}"
+    else:
+        where = "stays off: no revision has succeeded yet"
+    return ActionPlan(
+        annotations={models.ANNOTATION_ABORT: "true"},
+        description=f"revision {status.current_revision} of {name} is abandoned; traffic {where}",
+    )
+
+
+def default_rollback_revision(status: models.ReleaseStatus) -> int | None:
+    """The revision that succeeded before the stable one: what `rollback` with no revision means."""
+    for entry in status.history:
+        if entry.outcome is models.Outcome.SUCCEEDED and entry.revision != status.stable_revision:
+            return entry.revision
+    return None
+
+
+def plan_rollback(
+    name: str, status: models.ReleaseStatus, revision: int | None = None
+) -> ActionPlan:
+    if revision is None:
+        revision = default_rollback_revision(status)
+        if revision is None:
+            raise ActionRefused(
+                f"release {name} has no earlier successful revision to roll back to"
+            )
+    if revision < 1:
+        raise ActionRefused(f"revision must be a positive number, not {revision}")
+    known = {entry.revision: entry for entry in status.history}
+    if revision not in known:
+        listed = ", ".join(str(r) for r in sorted(known)) or "none"
+        raise ActionRefused(
+            f"release {name} has no revision {revision} in its history (known: {listed})"
+        )
+    if revision == status.stable_revision and status.phase not in IN_FLIGHT:
+        raise ActionRefused(f"revision {revision} of {name} is already the stable revision")
+    warm = (
+        known[revision].color
+        and known[revision].color == status.scale_down_color
+        and status.phase not in IN_FLIGHT
+    )
+    how = "at once, its colour is still warm" if warm else "through the gates again"
+    return ActionPlan(
+        annotations={models.ANNOTATION_ROLLBACK_TO: str(revision)},
+        description=f"{name} releases revision {revision} ({', '.join(known[revision].images)}) {how}",
+    )
