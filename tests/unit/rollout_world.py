@@ -32,7 +32,11 @@ GateHealth = Callable[[int, act.ServiceRole, str, int], bool]
 
 
 def template(image: str) -> dict[str, object]:
-    return {"spec": {"containers": [{"name": "app", "image": image, "ports": [{"containerPort": 8000}]}]}}
+    return {
+        "spec": {
+            "containers": [{"name": "app", "image": image, "ports": [{"containerPort": 8000}]}]
+        }
+    }
 
 
 def spec_of(image: str = "app:1", **fields: object) -> models.ReleaseSpec:
@@ -49,9 +53,9 @@ class Deployment:
 @dataclasses.dataclass
 class World:
     spec: models.ReleaseSpec
-    gate_health: GateHealth = lambda revision, role, gate, tick: True  # noqa: E731
+    gate_health: GateHealth = lambda revision, role, gate, tick: True
     # How many ticks a Deployment needs to become ready; None: it never does.
-    ready_after: Callable[[int], int | None] = lambda revision: 1  # noqa: E731
+    ready_after: Callable[[int], int | None] = lambda revision: 1
     endpoint_lag_ticks: int = 1
     tick_seconds: float = 1.0
     generation: int = 1
@@ -118,10 +122,12 @@ class World:
             template_hash=naming.template_hash(spec_template),
             images=naming.images_of(spec_template),
             colors={color: self.color_state(color) for color in Color},
-            active_service=ServiceState(exists=self.active_selector is not None,
-                                        selected_color=self.active_selector),
-            preview_service=ServiceState(exists=self.preview_selector is not None,
-                                         selected_color=self.preview_selector),
+            active_service=ServiceState(
+                exists=self.active_selector is not None, selected_color=self.active_selector
+            ),
+            preview_service=ServiceState(
+                exists=self.preview_selector is not None, selected_color=self.preview_selector
+            ),
             active_endpoint_colors=self.endpoint_colors(),
             annotations=Annotations(
                 promote=models.ANNOTATION_PROMOTE in self.annotations,
@@ -135,16 +141,23 @@ class World:
     def probe(self) -> tuple[ProbeResult, ...]:
         results = []
         for due in gating.due_probes(self.spec, self.status, self.now):
-            color = self.preview_selector if due.role is act.ServiceRole.PREVIEW else (
-                self.active_selector)
+            color = (
+                self.preview_selector
+                if due.role is act.ServiceRole.PREVIEW
+                else (self.active_selector)
+            )
             revision = self.deployments[color].revision if color in self.deployments else 0
-            ok = revision > 0 and self.color_state(color).serving and self.gate_health(
-                revision, due.role, due.gate.name, self.tick)
+            ok = (
+                revision > 0
+                and self.color_state(color).serving
+                and self.gate_health(revision, due.role, due.gate.name, self.tick)
+            )
             if due.role is act.ServiceRole.PREVIEW:
                 key = (revision, due.gate.name)
                 self.preswitch_streak[key] = self.preswitch_streak.get(key, 0) + 1 if ok else 0
-            results.append(ProbeResult(gate=due.gate.name, ok=ok,
-                                       message="ok" if ok else "503", at=self.now))
+            results.append(
+                ProbeResult(gate=due.gate.name, ok=ok, message="ok" if ok else "503", at=self.now)
+            )
         return tuple(results)
 
     def step(self) -> None:
@@ -164,8 +177,12 @@ class World:
                 return
 
     def run_until_phase(self, *phases: Phase, limit: int = 200) -> None:
-        self.run(limit, until=lambda w: w.status.phase in phases
-                 and w.generation == w.status.observed_generation)
+        self.run(
+            limit,
+            until=lambda w: (
+                w.status.phase in phases and w.generation == w.status.observed_generation
+            ),
+        )
 
     # -- the actions, as the adapters would do them ----------------------------------------
 
@@ -175,9 +192,13 @@ class World:
                 self.stored[revision] = self.spec.template["spec"]["containers"][0]["image"]
             case act.DeployColor(color=color, revision=revision, replicas=replicas):
                 if revision not in self.stored:
-                    self.violations.append(f"tick {self.tick}: deployed unstored revision {revision}")
+                    self.violations.append(
+                        f"tick {self.tick}: deployed unstored revision {revision}"
+                    )
                 if color == self.active_selector:
-                    self.violations.append(f"tick {self.tick}: redeployed the active colour {color}")
+                    self.violations.append(
+                        f"tick {self.tick}: redeployed the active colour {color}"
+                    )
                 delay = self.ready_after(revision)
                 ready_at = self.tick + delay if delay is not None else 10**9
                 self.deployments[color] = Deployment(revision, replicas, ready_at)
@@ -211,13 +232,15 @@ class World:
                 if self.preswitch_streak.get((revision, gate.name), 0) < gate.success_threshold:
                     self.violations.append(
                         f"tick {self.tick}: switched to revision {revision} before gate "
-                        f"{gate.name} passed")
+                        f"{gate.name} passed"
+                    )
         self.switched_at_tick = self.tick
 
     def check_scale_down(self, color: Color) -> None:
         if self.endpoint_colors() - {self.active_selector}:
-            self.violations.append(f"tick {self.tick}: scaled down {color} while endpoints "
-                                   f"still list it")
+            self.violations.append(
+                f"tick {self.tick}: scaled down {color} while endpoints still list it"
+            )
         if color == self.active_selector:
             self.violations.append(f"tick {self.tick}: scaled down the active colour")
 
@@ -225,13 +248,19 @@ class World:
         if self.active_selector is not None and not self.color_state(self.active_selector).serving:
             self.violations.append(
                 f"tick {self.tick}: active Service selects {self.active_selector}, "
-                "which has no ready pods")
+                "which has no ready pods"
+            )
         if self.ever_succeeded and self.active_selector is None:
             self.violations.append(f"tick {self.tick}: active Service selects nothing")
-        if self.status.active_color and self.active_selector and (
-                self.status.active_color != self.active_selector):
-            self.violations.append(f"tick {self.tick}: status says {self.status.active_color}, "
-                                   f"Service selects {self.active_selector}")
+        if (
+            self.status.active_color
+            and self.active_selector
+            and (self.status.active_color != self.active_selector)
+        ):
+            self.violations.append(
+                f"tick {self.tick}: status says {self.status.active_color}, "
+                f"Service selects {self.active_selector}"
+            )
 
     def event_reasons(self) -> list[str]:
         return [event.reason for event in self.events]

@@ -63,5 +63,7 @@ def test_bounds_and_defaults_of_the_contract() -> None:
     assert spec["strategy"]["properties"]["autoPromote"]["default"] is True
     names = crd.release_crd()["spec"]["names"]
     assert (names["kind"], names["plural"], names["shortNames"]) == ("Release", "releases", ["rel"])
-    columns = [c["name"] for c in crd.release_crd()["spec"]["versions"][0]["additionalPrinterColumns"]]
+    columns = [
+        c["name"] for c in crd.release_crd()["spec"]["versions"][0]["additionalPrinterColumns"]
+    ]
     assert columns == ["Phase", "Active", "Revision", "Image", "Age"]

@@ -76,7 +76,10 @@ def decide(
             now=format_time(obs.now),
         )
     )
-    return Decision(status=draft.finish(), actions=tuple(draft.actions))
+    # Traffic moves first: when a release is superseded after its switch, the Service must be
+    # back on the stable colour before the preview colour is redeployed under it.
+    ordered = sorted(draft.actions, key=lambda action: not isinstance(action, act.PointService))
+    return Decision(status=draft.finish(), actions=tuple(ordered))
 
 
 def needs_attention(
@@ -306,7 +309,10 @@ def _begin_release(
     why: str,
 ) -> None:
     """Deploys `revision` into the colour that does not carry the stable revision."""
-    target = draft.stable.other if draft.stable is not None else Color.BLUE
+    # Never the colour that carries traffic: after a first release that failed post-switch,
+    # traffic may sit on a colour that is not stable.
+    serving = draft.stable or draft.active
+    target = serving.other if serving is not None else Color.BLUE
     if store:
         draft.act(act.StoreRevision(revision=revision, template_hash=template_hash))
     draft.record_history(

@@ -1,0 +1,48 @@
+"""Names and hashes derived from a Release: object names, pod colours, template hashes. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from greenlight import models
+from greenlight.models import Color
+
+
+def deployment_name(release: str, color: Color) -> str:
+    return f"{release}-{color}"
+
+
+def active_service_name(release: str, spec: models.ReleaseSpec) -> str:
+    return spec.service.name or release
+
+
+def preview_service_name(release: str, spec: models.ReleaseSpec) -> str:
+    return spec.service.preview_name or f"{release}-preview"
+
+
+def revision_object_name(release: str, revision: int) -> str:
+    return f"{release}-r{revision}"
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    """A stable hash of a pod template: equal templates hash equally whatever the key order."""
+    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
+def images_of(template: dict[str, Any]) -> tuple[str, ...]:
+    containers = (template.get("spec") or {}).get("containers") or []
+    return tuple(str(c.get("image", "")) for c in containers if isinstance(c, dict))
+
+
+def pod_color(release: str, pod_name: str) -> Color | None:
+    """The colour of a pod of `release`, from its name `<release>-<color>-<rs hash>-<suffix>`.
+
+    Anchored with exactly two trailing segments, so release `web` never claims a pod of a
+    release named `web-blue` (whose pods are `web-blue-blue-<hash>-<suffix>`).
+    """
+    match = re.fullmatch(rf"{re.escape(release)}-(blue|green)-[a-z0-9]+-[a-z0-9]+", pod_name)
+    return Color(match.group(1)) if match else None
