@@ -1,1 +1,4 @@
-"""Kopf handlers: they observe, ask the rollout decision what to do, act, and write status. They only translate."""
+"""Kopf handlers: they observe, ask the rollout decision what to do, act and write status.
+
+They only translate between Kopf and the layers below.
+"""

@@ -1,0 +1,104 @@
+"""The Kopf handlers of the operator. They only translate Kopf's calls into `reconcile`.
+
+- A timer ticks a Release only while it needs attention (a release in flight, a new
+  generation, an action annotation, a pending scale-down): idle Releases cost nothing, and
+  Kopf stops the timer as soon as the filter stops matching.
+- An event handler keeps the releases-by-phase metric for every Release, idle ones too,
+  without any API call.
+- Start-up builds the shared runtime (client, gateway, gate transport, worker threads) once.
+
+Handlers return nothing: status is ours, and Kopf must never write results into it.
+`register()` puts them in a registry with given settings, so tests run the real handlers with
+their own registry and a fast tick.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from typing import Any
+
+import kopf
+
+from greenlight import metrics, models
+from greenlight.gates import factory as gate_factory
+from greenlight.handlers import reconcile
+from greenlight.kube import client as kube_client
+from greenlight.kube.gateway import ClusterGateway
+from greenlight.rollout import decide as rollout
+from greenlight.settings import OperatorSettings
+
+RESOURCE = (models.GROUP, models.VERSION, models.PLURAL)
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def _needs_attention(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
+    return rollout.needs_attention(
+        generation=int(meta.get("generation") or 0),
+        status=reconcile.read_status(body),
+        annotations=dict(meta.annotations),
+    )
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    config: OperatorSettings,
+    *,
+    kubeconfig: str | None = None,
+) -> None:
+    """Registers every handler of the operator in `registry`."""
+
+    @kopf.on.startup(registry=registry)
+    async def start(
+        *, settings: kopf.OperatorSettings, memo: Any, logger: Logger, **_: Any
+    ) -> None:
+        # Progress and diff-base in annotations under our prefix: status stays ours alone.
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=models.GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=models.GROUP)
+        settings.persistence.finalizer = f"{models.GROUP}/finalizer"
+        settings.posting.level = logging.WARNING
+        settings.watching.server_timeout = 300
+        settings.networking.request_timeout = config.api_timeout_seconds * 6
+        api_client = kube_client.load_api_client(
+            kubeconfig=kubeconfig, pool_size=config.max_workers
+        )
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.max_workers, thread_name_prefix="greenlight"
+        )
+        # Not shut down on cleanup: Kopf may still finish a tick after the cleanup handlers.
+        # The process exit ends the idle threads; an embedding caller can shut it down after
+        # the operator returned (see the component tests' harness).
+        memo["executor"] = executor
+        memo["runtime"] = reconcile.Runtime(
+            gateway=ClusterGateway(api_client, config),
+            transport=gate_factory.transport_for(config, api_client, executor=executor),
+            executor=executor,
+        )
+        if config.metrics_port:
+            metrics.start_metrics_server(config.metrics_port)
+        logger.info("greenlight operator started: gates probe via %s", config.probe_via)
+
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        return kube_client.connection_info(kubeconfig=kubeconfig)
+
+    @kopf.timer(
+        *RESOURCE,
+        registry=registry,
+        id="tick",
+        interval=config.tick_seconds,
+        when=_needs_attention,
+        backoff=config.tick_seconds,
+    )
+    async def tick(*, body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+        runtime: reconcile.Runtime = memo["runtime"]
+        await reconcile.reconcile(body=body, runtime=runtime, logger=logger)
+
+    @kopf.on.event(*RESOURCE, registry=registry)
+    def count_phases(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        meta = body.get("metadata", {})
+        namespace, name = meta.get("namespace", ""), meta.get("name", "")
+        if event.get("type") == "DELETED":
+            metrics.forget(namespace, name)
+        else:
+            metrics.observe_phase(namespace, name, reconcile.read_status(body).phase)

@@ -1,0 +1,196 @@
+"""One tick of one Release: observe, probe the due gates, decide, write status, act.
+
+This is the only place where the pure decision meets the cluster. It translates: the Release
+body into a spec and a target, the cluster into an `Observation`, the decision into a status
+write and adapter calls. The order is fixed and matters for restart safety: status is written
+before the actions, so the cluster never runs ahead of what status records, and every action is
+idempotent and re-derived from status on the next tick if it did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar
+
+from greenlight import metrics, models, naming, validation
+from greenlight.gates import base as gate_base
+from greenlight.gates import factory as gate_factory
+from greenlight.kube.gateway import ClusterGateway
+from greenlight.kube.target import ReleaseTarget
+from greenlight.rollout import actions as act
+from greenlight.rollout import decide as rollout
+from greenlight.rollout import gating
+from greenlight.rollout.observation import Annotations, Observation, ProbeResult, SpecProblem
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """What every tick shares: the cluster facade, the gate transport, the worker threads."""
+
+    gateway: ClusterGateway
+    transport: gate_base.Transport
+    executor: Executor
+    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+
+    async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs a blocking client call on the shared worker threads, never on the loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+
+def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
+    """The stored status; one that no longer parses (edited by hand) counts as empty."""
+    try:
+        return models.ReleaseStatus.model_validate(body.get("status") or {})
+    except ValueError:
+        return models.ReleaseStatus()
+
+
+def read_annotations(annotations: Mapping[str, str]) -> Annotations:
+    return Annotations(
+        promote=annotations.get(models.ANNOTATION_PROMOTE, "").lower() == "true",
+        abort=annotations.get(models.ANNOTATION_ABORT, "").lower() == "true",
+        rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
+    )
+
+
+async def reconcile(
+    *,
+    body: Mapping[str, Any],
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> rollout.Decision:
+    metadata = body["metadata"]
+    raw_spec = dict(body.get("spec") or {})
+    status = read_status(body)
+    now = runtime.clock()
+    checked = validation.validate_spec(raw_spec)
+    spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
+    problem = checked if isinstance(checked, SpecProblem) else None
+    target = _target(metadata, raw_spec, checked)
+
+    view = await runtime.blocking(
+        runtime.gateway.observe, target, want_endpoints=rollout.wants_endpoints(status, now)
+    )
+    probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
+    template = raw_spec.get("template") or {}
+    observation = Observation(
+        now=now,
+        generation=int(metadata.get("generation") or 0),
+        template_hash=naming.template_hash(template),
+        images=naming.images_of(template),
+        colors=view.colors,
+        active_service=view.active_service,
+        preview_service=view.preview_service,
+        active_endpoint_colors=view.active_endpoint_colors,
+        annotations=read_annotations(metadata.get("annotations") or {}),
+        probe_results=probes,
+        spec_problem=problem,
+        stored_revisions=view.stored_revisions,
+    )
+    decision = rollout.decide(spec, status, observation)
+
+    if decision.status != status:
+        document = decision.status.model_dump(by_alias=True, mode="json")
+        await runtime.blocking(runtime.gateway.write_status, target, document)
+    for action in decision.actions:
+        await runtime.blocking(runtime.gateway.apply, target, action)
+    _report(status, decision, target, logger)
+    return decision
+
+
+def _target(
+    metadata: Mapping[str, Any],
+    raw_spec: dict[str, Any],
+    checked: validation.ValidSpec | SpecProblem,
+) -> ReleaseTarget:
+    name = str(metadata["name"])
+    if isinstance(checked, validation.ValidSpec):
+        spec, target_port = checked.spec, checked.target_port
+    else:
+        # Enough to observe what exists; nothing is deployed for an invalid spec.
+        spec = _lenient_spec(raw_spec)
+        target_port = spec.service.target_port or 0
+    return ReleaseTarget(
+        namespace=str(metadata["namespace"]),
+        name=name,
+        uid=str(metadata.get("uid", "")),
+        generation=int(metadata.get("generation") or 0),
+        spec=spec,
+        template=dict(raw_spec.get("template") or {}),
+        active_service=naming.active_service_name(name, spec),
+        preview_service=naming.preview_service_name(name, spec),
+        service_port=spec.service.port,
+        target_port=target_port,
+    )
+
+
+def _lenient_spec(raw_spec: dict[str, Any]) -> models.ReleaseSpec:
+    """The spec's Service names if they parse, else every default."""
+    try:
+        service = models.ServiceSpec.model_validate(raw_spec.get("service") or {})
+    except ValueError:
+        service = models.ServiceSpec()
+    return models.ReleaseSpec(template={}, service=service)
+
+
+async def _probe_due_gates(
+    spec: models.ReleaseSpec,
+    status: models.ReleaseStatus,
+    target: ReleaseTarget,
+    runtime: Runtime,
+    now: datetime.datetime,
+) -> tuple[ProbeResult, ...]:
+    due = gating.due_probes(spec, status, now)
+    if not due:
+        return ()
+    results = await asyncio.gather(*(_probe(item, target, runtime) for item in due))
+    return tuple(results)
+
+
+async def _probe(item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime) -> ProbeResult:
+    gate = gate_factory.build_gate(item.gate, item.field, runtime.transport)
+    service = (
+        target.preview_service if item.role is act.ServiceRole.PREVIEW else (target.active_service)
+    )
+    port = item.gate.http.port if item.gate.http and item.gate.http.port else target.service_port
+    outcome = await gate.probe(
+        gate_base.ProbeTarget(namespace=target.namespace, service=service, port=port)
+    )
+    metrics.gate_probed("http", ok=outcome.ok)
+    return ProbeResult(
+        gate=item.gate.name,
+        ok=outcome.ok,
+        message=outcome.message,
+        at=runtime.clock(),
+    )
+
+
+def _report(
+    before: models.ReleaseStatus,
+    decision: rollout.Decision,
+    target: ReleaseTarget,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    after = decision.status
+    metrics.observe_phase(target.namespace, target.name, after.phase)
+    for action in decision.actions:
+        if isinstance(action, act.PostEvent):
+            log = logger.warning if action.type is act.EventType.WARNING else logger.info
+            log("%s/%s %s: %s", target.namespace, target.name, action.reason, action.message)
+            if action.reason == "SwitchService":
+                metrics.switched(forward=True)
+            elif action.reason == "SwitchBack":
+                metrics.switched(forward=False)
+                metrics.rolled_back()
+    if after.phase is not before.phase and after.phase.is_terminal and after.release_started_at:
+        started = datetime.datetime.fromisoformat(after.release_started_at.replace("Z", "+00:00"))
+        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        metrics.release_finished(str(after.phase), seconds)

@@ -1,0 +1,79 @@
+"""What the schema lets through but the operator cannot act on, named by field.
+
+The CRD's schema rejects most mistakes at admission. What it cannot express is checked here,
+before anything is deployed: pydantic's own checks (for objects applied before the CRD was
+updated), gate kinds this operator does not know, a Service port with nowhere to go, and a
+replica count that could never receive traffic. Each problem names the field, as in
+`spec.gates[1].tcp`, so that status and the Event tell the user exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pydantic
+
+from greenlight import models
+from greenlight.gates import factory
+from greenlight.rollout.observation import SpecProblem
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ValidSpec:
+    spec: models.ReleaseSpec
+    target_port: int | str
+
+
+def validate_spec(raw: dict[str, Any]) -> ValidSpec | SpecProblem:
+    """The parsed spec with its resolved target port, or the first problem found."""
+    try:
+        spec = models.ReleaseSpec.model_validate(raw)
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        return SpecProblem(field=_field_path(first["loc"]), message=_lower(first["msg"]))
+    for field, gates in _gate_lists(spec):
+        for index, gate in enumerate(gates):
+            problem = factory.check_gate(gate, f"{field}[{index}]")
+            if problem is not None:
+                return SpecProblem(field=problem.field, message=problem.message)
+    if spec.replicas < 1:
+        return SpecProblem(
+            field="spec.replicas",
+            message="is 0: a Release needs at least one pod to receive traffic",
+        )
+    target_port = spec.service.target_port or _first_container_port(spec.template)
+    if target_port is None:
+        return SpecProblem(
+            field="spec.service.targetPort",
+            message="is not set and the first container declares no port; set one of them",
+        )
+    return ValidSpec(spec=spec, target_port=target_port)
+
+
+def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpec]]]:
+    lists = [("spec.gates", list(spec.gates))]
+    if spec.verification is not None:
+        lists.append(("spec.verification.gates", list(spec.verification.gates)))
+    return lists
+
+
+def _first_container_port(template: dict[str, Any]) -> int | None:
+    containers = (template.get("spec") or {}).get("containers") or []
+    if not containers or not isinstance(containers[0], dict):
+        return None
+    ports = containers[0].get("ports") or []
+    if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int):
+        return int(ports[0]["containerPort"])
+    return None
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = "spec"
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _lower(message: str) -> str:
+    return message[:1].lower() + message[1:] if message else message

@@ -1,0 +1,355 @@
+"""The real operator, end to end, against the emulated API server and fake controllers.
+
+Each scenario applies Release objects over HTTP as `kubectl apply` would, lets the fake
+Deployment and EndpointSlice controllers react, answers gates through the API server's service
+proxy, and waits for the status the user would see. After each scenario the invariant checker
+walks the active Service's whole history (invariant 1 of the contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from greenlight import models
+from greenlight.models import Outcome, Phase
+from tests.component.harness import (
+    CRD_PATH,
+    NAMESPACE,
+    FakeApps,
+    RunningOperator,
+    assert_traffic_invariant,
+    release,
+    status_of,
+)
+from tests.emulator import EmulatedCluster, wait_for
+from tests.emulator.controllers import FakeControllers
+
+GATES = [
+    {
+        "name": "readyz",
+        "http": {"path": "/readyz"},
+        "intervalSeconds": 1,
+        "successThreshold": 2,
+        "failureThreshold": 2,
+    }
+]
+VERIFY = {
+    "durationSeconds": 1,
+    "gates": [
+        {"name": "smoke", "http": {"path": "/healthz"}, "intervalSeconds": 1, "failureThreshold": 1}
+    ],
+}
+FAST = {"scaleDownDelaySeconds": 0, "progressDeadlineSeconds": 30}
+
+
+@pytest.fixture()
+def cluster(kube_cluster: EmulatedCluster) -> Iterator[EmulatedCluster]:
+    kube_cluster.apply_crd(CRD_PATH)
+    kube_cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    yield kube_cluster
+
+
+@pytest.fixture()
+def apps(cluster: EmulatedCluster) -> FakeApps:
+    return FakeApps(cluster)
+
+
+@pytest.fixture()
+def controllers(cluster: EmulatedCluster) -> Iterator[FakeControllers]:
+    fakes = FakeControllers(cluster)
+    fakes.run_in_background(auto_ready=True, auto_endpoints=True)
+    yield fakes
+    fakes.stop()
+
+
+def wait_phase(
+    cluster: EmulatedCluster,
+    *phases: Phase,
+    name: str = "web",
+    generation: int | None = None,
+    timeout: float = 20,
+) -> models.ReleaseStatus:
+    def reached() -> models.ReleaseStatus | None:
+        body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+        status = models.ReleaseStatus.model_validate(body.get("status") or {})
+        wanted = generation or body.get("metadata", {}).get("generation")
+        if status.phase in phases and status.observed_generation == wanted:
+            return status
+        return None
+
+    result = wait_for(reached, timeout=timeout)
+    assert result is not None
+    return result
+
+
+def update(cluster: EmulatedCluster, patch: dict[str, Any], name: str = "web") -> None:
+    cluster.patch(models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": patch})
+
+
+def set_image(cluster: EmulatedCluster, image: str, name: str = "web") -> None:
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    assert body is not None
+    template = body["spec"]["template"]
+    template["spec"]["containers"][0]["image"] = image
+    update(cluster, {"template": template}, name)
+
+
+def annotate(cluster: EmulatedCluster, key: str, value: str, name: str = "web") -> None:
+    cluster.patch(
+        models.API_VERSION,
+        models.PLURAL,
+        NAMESPACE,
+        name,
+        {"metadata": {"annotations": {key: value}}},
+    )
+
+
+def selector_color(cluster: EmulatedCluster, service: str = "web") -> str | None:
+    svc = cluster.get("v1", "services", NAMESPACE, service)
+    return None if svc is None else (svc["spec"].get("selector") or {}).get(models.LABEL_COLOR)
+
+
+def events(cluster: EmulatedCluster, name: str = "web") -> list[str]:
+    return [
+        e.get("reason", "")
+        for e in cluster.list("v1", "events", NAMESPACE)
+        if e.get("involvedObject", {}).get("name") == name
+    ]
+
+
+def test_first_release_then_switch(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy=FAST))
+        status = wait_phase(cluster, Phase.SUCCEEDED)
+        assert (status.active_color, status.stable_revision) == ("blue", 1)
+        assert selector_color(cluster) == "blue"
+        deployment = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue")
+        assert deployment is not None
+        pod = deployment["spec"]["template"]
+        assert pod["metadata"]["labels"][models.LABEL_REVISION] == "1"
+        env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+        assert env == {"GREENLIGHT_COLOR": "blue", "GREENLIGHT_REVISION": "1"}
+
+        set_image(cluster, "web:2")
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert (status.active_color, status.stable_revision) == ("green", 2)
+        assert selector_color(cluster) == "green"
+        assert selector_color(cluster, "web-preview") == "green"
+        wait_for(
+            lambda: (
+                (cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {})
+                .get("spec", {})
+                .get("replicas")
+                == 0
+            ),
+            timeout=10,
+        )
+        assert {"SwitchService", "ScaledDown", "Succeeded"} <= set(events(cluster))
+        assert any(image == "web:2" and path == "/readyz" for _, image, path in apps.probes)
+    assert_traffic_invariant(cluster)
+
+
+def test_pre_switch_gate_failure_keeps_stable(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        apps.unhealthy_images.add("web:2")
+        set_image(cluster, "web:2")
+        status = wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
+        assert selector_color(cluster) == "blue"
+        assert "readyz" in status.message
+        assert status.history[0].outcome is Outcome.ROLLED_BACK
+    assert_traffic_invariant(cluster)
+
+
+def test_never_ready_hits_the_deadline(cluster: EmulatedCluster, apps: FakeApps) -> None:
+    fakes = FakeControllers(cluster)
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={"progressDeadlineSeconds": 1}))
+        wait_for(lambda: cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue"))
+        status = wait_phase(cluster, Phase.FAILED)
+        assert "did not become ready within 1s" in status.message
+        assert selector_color(cluster) is None
+        assert fakes is not None
+
+
+def test_post_switch_failure_moves_traffic_back(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(verification=VERIFY, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.POST_VERIFICATION, generation=2)
+        apps.unhealthy_images.add("web:2")
+        status = wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
+        assert selector_color(cluster) == "blue"
+        assert status.active_color == "blue"
+        assert "SwitchBack" in events(cluster)
+    assert_traffic_invariant(cluster)
+
+
+def test_manual_promotion(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "autoPromote": False}))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        assert selector_color(cluster) is None
+        annotate(cluster, models.ANNOTATION_PROMOTE, "true")
+        wait_phase(cluster, Phase.SUCCEEDED)
+        body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") or {}
+        wait_for(
+            lambda: (
+                models.ANNOTATION_PROMOTE
+                not in (
+                    (cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") or {})
+                    .get("metadata", {})
+                    .get("annotations")
+                    or {}
+                )
+            )
+        )
+        assert body["status"]["activeColor"] == "blue"
+    assert_traffic_invariant(cluster)
+
+
+def test_abort_and_rollback_to(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "scaleDownDelaySeconds": 300}))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        annotate(cluster, models.ANNOTATION_ROLLBACK_TO, "1")
+        status = wait_for(lambda: (s := status_of(cluster)).stable_revision == 1 and s)
+        assert status and status.active_color == "blue"
+        assert selector_color(cluster) == "blue"
+
+        update(cluster, {"strategy": {**FAST, "autoPromote": False}})
+        set_image(cluster, "web:3")
+        wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=4)
+        annotate(cluster, models.ANNOTATION_ABORT, "true")
+        status = wait_phase(cluster, Phase.ABORTED, generation=4)
+        assert selector_color(cluster) == "blue"
+        assert status.history[0].outcome is Outcome.ABORTED
+    assert_traffic_invariant(cluster)
+
+
+def test_superseding_spec(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy={**FAST, "autoPromote": False}))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        annotate(cluster, models.ANNOTATION_PROMOTE, "true")
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=2)
+        set_image(cluster, "web:3")
+        status = wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=3)
+        assert status.current_revision == 3
+        assert {e.revision: e.outcome for e in status.history}[2] is Outcome.SUPERSEDED
+        assert selector_color(cluster) == "blue"
+    assert_traffic_invariant(cluster)
+
+
+def test_invalid_spec_names_the_field(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(name="broken", gates=[{"name": "tcp-check", "tcp": {"port": 1}}]))
+        cluster.create(release(name="fine", strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, name="broken")
+        assert "spec.gates[0]" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True" and "spec.gates[0]" in invalid.message
+        assert "InvalidSpec" in events(cluster, "broken")
+        wait_phase(cluster, Phase.SUCCEEDED, name="fine")
+        assert cluster.get("apps/v1", "deployments", NAMESPACE, "broken-blue") is None
+
+
+def test_foreign_service_is_never_taken_over(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": NAMESPACE},
+            "spec": {"selector": {"app": "other"}, "ports": [{"port": 80}]},
+        }
+    )
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED)
+        assert "spec.service.name" in status.message
+    svc = cluster.get("v1", "services", NAMESPACE, "web")
+    assert svc is not None and svc["spec"]["selector"] == {"app": "other"}
+
+
+def test_restart_mid_release_continues(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    slow = [{**GATES[0], "successThreshold": 3}]
+    with RunningOperator(cluster):
+        cluster.create(release(gates=slow, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        wait_for(
+            lambda: (
+                (s := status_of(cluster)).current_revision == 2
+                and s.phase is Phase.VERIFYING
+                and s.gates[0].successes >= 1
+            )
+        )
+    stopped = status_of(cluster)
+    assert stopped.phase is Phase.VERIFYING
+    probes_before = len(apps.probes)
+    with RunningOperator(cluster):
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+    assert status.stable_revision == 2
+    # The gate needed 3 passes: the ones made after the restart are real probes, at most the
+    # remainder, and never fewer (no result invented).
+    made_after = len(apps.probes) - probes_before
+    assert 1 <= made_after <= 3 - stopped.gates[0].successes + 1
+    assert events(cluster).count("SwitchService") == 2
+    assert_traffic_invariant(cluster)
+
+
+def test_transient_api_errors_are_retried(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.inject_errors(method="POST", path_regex=r"/deployments$", status=500, count=2)
+        cluster.inject_errors(
+            method="PATCH", path_regex=r"/releases/web/status$", status=429, count=2, retry_after=0
+        )
+        cluster.inject_errors(method="PATCH", path_regex=r"/services/web$", status=503, count=1)
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+    statuses = [r.status for r in cluster.requests]
+    assert statuses.count(500) == 2 and statuses.count(429) == 2 and statuses.count(503) >= 1
+    assert_traffic_invariant(cluster)
+
+
+def test_deletion_removes_everything_owned(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        cluster.delete(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
+        wait_for(lambda: cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") is None)
+        wait_for(lambda: cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None)
+        assert cluster.get("v1", "services", NAMESPACE, "web") is None
