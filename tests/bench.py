@@ -17,6 +17,7 @@ The API service has its own figures: `python -m tests.bench_api` (run by `make b
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pathlib
 import statistics
@@ -115,6 +116,11 @@ def wait_phase(cluster: EmulatedCluster, name: str, phase: str, timeout: float =
         raise TimeoutError(f"{name} did not reach {phase}: {phase_of(cluster, name)}")
 
 
+def scale_down_done(cluster: EmulatedCluster, name: str) -> bool:
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+    return not body.get("status", {}).get("scaleDownColor")
+
+
 def service_patches(cluster: EmulatedCluster, service: str) -> list[float]:
     return [
         r.time
@@ -177,14 +183,7 @@ def bench_latencies(rounds: int, workdir: pathlib.Path) -> dict[str, Any]:
             # Switch latency on the update: last passing pre-switch probe -> Service PATCH.
             set_image(cluster, name, "app:2")
             wait_phase(cluster, name, "Succeeded")
-            wait_for(
-                lambda name=name: (
-                    not (cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {})
-                    .get("status", {})
-                    .get("scaleDownColor")
-                ),
-                timeout=30,
-            )
+            wait_for(functools.partial(scale_down_done, cluster, name), timeout=30)
             per_release.append(len(cluster.requests) / 2)
             patches = service_patches(cluster, name)
             passes = [t for t, rel, image, ok in apps.answers if rel == name and image == "app:2"]
@@ -258,7 +257,7 @@ def bench_idle(count: int, workdir: pathlib.Path) -> dict[str, float]:
 
 def bench_wave(count: int, workdir: pathlib.Path) -> dict[str, float]:
     with contextlib.ExitStack() as stack:
-        cluster, apps = prepared_cluster(stack)
+        cluster, _apps = prepared_cluster(stack)
         log = workdir / "wave.log"
         stack.enter_context(operator_process(cluster, log))
         cluster.inject_errors(
@@ -298,7 +297,8 @@ def main() -> None:
         workdir = pathlib.Path(tmp)
         latencies = bench_latencies(rounds, workdir)
         print(
-            f"switch latency (last gate pass -> selector patched): {describe(latencies['switch_ms'])}"
+            "switch latency (last gate pass -> selector patched): "
+            f"{describe(latencies['switch_ms'])}"
         )
         print(
             f"rollback latency (failed post-switch probe -> selector back): "
