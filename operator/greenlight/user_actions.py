@@ -9,6 +9,7 @@ API service refuse the same things with the same words. Pure: no I/O.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from greenlight import models
 from greenlight.models import Phase
@@ -21,6 +22,13 @@ IN_FLIGHT = frozenset(
         Phase.AWAITING_PROMOTION,
         Phase.POST_VERIFICATION,
     }
+)
+
+
+ACTION_ANNOTATIONS = (
+    models.ANNOTATION_PROMOTE,
+    models.ANNOTATION_ABORT,
+    models.ANNOTATION_ROLLBACK_TO,
 )
 
 
@@ -51,9 +59,7 @@ def plan_promote(name: str, status: models.ReleaseStatus) -> ActionPlan:
 
 def plan_abort(name: str, status: models.ReleaseStatus) -> ActionPlan:
     if status.phase not in IN_FLIGHT:
-        raise ActionRefused(
-            f"release {name} is {status.phase}: nothing is in flight to abort"
-        )
+        raise ActionRefused(f"release {name} is {status.phase}: nothing is in flight to abort")
     if status.stable_revision:
         where = f"stays on (or returns to) stable revision {status.stable_revision}"
     else:
@@ -97,7 +103,48 @@ def plan_rollback(
         and status.phase not in IN_FLIGHT
     )
     how = "at once, its colour is still warm" if warm else "through the gates again"
+    images = ", ".join(known[revision].images)
+    what = f"revision {revision} ({images})" if images else f"revision {revision}"
     return ActionPlan(
         annotations={models.ANNOTATION_ROLLBACK_TO: str(revision)},
-        description=f"{name} releases revision {revision} ({', '.join(known[revision].images)}) {how}",
+        description=f"{name} releases {what} {how}",
     )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MalformedAnnotation:
+    """An action annotation whose value the operator cannot act on, e.g. left by another tool."""
+
+    key: str
+    value: str
+    expected: str
+
+
+def _is_positive_integer(value: str) -> bool:
+    return value.isdigit() and int(value) >= 1
+
+
+def find_malformed_annotations(annotations: Mapping[str, str]) -> list[MalformedAnnotation]:
+    """The contract's action annotations present with a value the operator cannot act on."""
+    malformed = []
+    for key in (models.ANNOTATION_PROMOTE, models.ANNOTATION_ABORT):
+        if key in annotations and annotations[key] != "true":
+            malformed.append(
+                MalformedAnnotation(key=key, value=annotations[key], expected='"true"')
+            )
+    rollback_to = annotations.get(models.ANNOTATION_ROLLBACK_TO)
+    if rollback_to is not None and not _is_positive_integer(rollback_to):
+        malformed.append(
+            MalformedAnnotation(
+                key=models.ANNOTATION_ROLLBACK_TO,
+                value=rollback_to,
+                expected='a revision number such as "3"',
+            )
+        )
+    return malformed
+
+
+def pending_actions(annotations: Mapping[str, str]) -> list[str]:
+    """The well-formed action annotations the operator has not acted on yet (it removes them)."""
+    malformed = {entry.key for entry in find_malformed_annotations(annotations)}
+    return [key for key in ACTION_ANNOTATIONS if key in annotations and key not in malformed]
