@@ -1,0 +1,130 @@
+"""Authentication and authorization: bearer tokens, TokenReview, SubjectAccessReview.
+
+- ``tokens`` maps a bearer token to a :class:`UserInfo`. The kubeconfig's ``admin-token``
+  is always known (user ``kubernetes-admin`` in ``system:masters``).
+- Requests carrying any token are served unless the emulator requires authentication,
+  in which case unknown or missing tokens get 401.
+- ``TokenReview`` answers from ``tokens``; ``SubjectAccessReview`` (and the local and
+  self variants) answer from the rules given with :meth:`Authorizer.allow`. Members of
+  ``system:masters`` are allowed everything, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+ADMIN_TOKEN = "admin-token"
+MASTERS = "system:masters"
+
+
+@dataclasses.dataclass(frozen=True)
+class UserInfo:
+    """Who a token belongs to, as a TokenReview reports it."""
+
+    username: str
+    groups: tuple[str, ...] | list[str] = ()
+    uid: str = ""
+
+    def as_status_user(self) -> dict[str, Any]:
+        groups = [*self.groups, "system:authenticated"]
+        return {"username": self.username, "uid": self.uid, "groups": groups}
+
+
+ADMIN = UserInfo("kubernetes-admin", (MASTERS,), "admin-uid")
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessRule:
+    subject: str  # a username or a group name
+    verb: str  # "*" for any
+    resource: str  # "*" for any; "releases/status" for a subresource
+    namespace: str | None  # None: every namespace (and cluster-scoped requests)
+    group: str  # "*" for any
+
+    def allows(self, subjects: set[str], attrs: dict[str, Any]) -> bool:
+        resource = str(attrs.get("resource", ""))
+        if attrs.get("subresource"):
+            resource = f"{resource}/{attrs['subresource']}"
+        return (
+            self.subject in subjects
+            and self.verb in ("*", attrs.get("verb"))
+            and self.resource in ("*", resource)
+            and self.group in ("*", attrs.get("group", ""))
+            and (self.namespace is None or self.namespace == attrs.get("namespace"))
+        )
+
+
+class Authorizer:
+    """Token identities and access rules; safe to change from any thread."""
+
+    def __init__(self, *, require_auth: bool = False) -> None:
+        self.require_auth = require_auth
+        self.tokens: dict[str, UserInfo] = {ADMIN_TOKEN: ADMIN}
+        self._rules: list[AccessRule] = []
+        self._lock = threading.Lock()
+
+    def allow(
+        self,
+        user_or_group: str,
+        verb: str,
+        resource: str,
+        namespace: str | None = None,
+        group: str = "greenlight.dev",
+    ) -> None:
+        with self._lock:
+            self._rules.append(AccessRule(user_or_group, verb, resource, namespace, group))
+
+    def identify(self, authorization: str | None) -> UserInfo | None:
+        """The user of an ``Authorization`` header, or None if it is not a known token."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return None
+        return self.tokens.get(authorization[7:].strip())
+
+    def is_allowed(self, user: str, groups: list[str], attrs: dict[str, Any]) -> tuple[bool, str]:
+        subjects = {user, *groups}
+        if MASTERS in subjects:
+            return True, "allowed as a member of system:masters"
+        with self._lock:
+            rules = list(self._rules)
+        for rule in rules:
+            if rule.allows(subjects, attrs):
+                return True, f"allowed by a rule for {rule.subject!r}"
+        what = f"{attrs.get('verb')} {attrs.get('resource')}.{attrs.get('group', '')}"
+        where = f" in namespace {attrs['namespace']!r}" if attrs.get("namespace") else ""
+        return False, f"no rule allows {user!r} to {what}{where}"
+
+    def token_review(self, body: dict[str, Any]) -> dict[str, Any]:
+        token = str((body.get("spec") or {}).get("token", ""))
+        user = self.tokens.get(token)
+        status: dict[str, Any] = {"authenticated": user is not None}
+        if user is not None:
+            status["user"] = user.as_status_user()
+            status["audiences"] = list((body.get("spec") or {}).get("audiences") or [])
+        else:
+            status["error"] = "invalid bearer token"
+        return {**body, "apiVersion": "authentication.k8s.io/v1", "status": status}
+
+    def access_review(
+        self,
+        body: dict[str, Any],
+        *,
+        kind: str,
+        requester: UserInfo | None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        spec = body.get("spec") or {}
+        attrs = dict(spec.get("resourceAttributes") or spec.get("nonResourceAttributes") or {})
+        if namespace is not None:
+            attrs["namespace"] = namespace
+        if kind == "SelfSubjectAccessReview":
+            who = requester or UserInfo("system:anonymous", ("system:unauthenticated",))
+            user, groups = who.username, [*who.groups, "system:authenticated"]
+        else:
+            user, groups = str(spec.get("user", "")), list(spec.get("groups") or [])
+        allowed, reason = self.is_allowed(user, groups, attrs)
+        status = {"allowed": allowed, "reason": reason}
+        if not allowed:
+            status["denied"] = False  # "not allowed" rather than an explicit deny
+        return {**body, "apiVersion": "authorization.k8s.io/v1", "kind": kind, "status": status}

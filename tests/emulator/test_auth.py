@@ -1,0 +1,122 @@
+"""Bearer tokens, TokenReview and SubjectAccessReview."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import kubernetes.client
+import pytest
+
+from tests.emulator import EmulatedCluster, UserInfo
+
+
+def _call(
+    cluster: EmulatedCluster, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(cluster.url + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture()
+def strict_cluster() -> Iterator[EmulatedCluster]:
+    with EmulatedCluster(require_auth=True) as cluster:
+        yield cluster
+
+
+def test_any_token_is_accepted_by_default(kube_cluster: EmulatedCluster) -> None:
+    assert _call(kube_cluster, "GET", "/api/v1/namespaces", token="whatever")[0] == 200
+    assert _call(kube_cluster, "GET", "/api/v1/namespaces")[0] == 200
+
+
+def test_unknown_tokens_get_401_when_auth_is_required(strict_cluster: EmulatedCluster) -> None:
+    status, body = _call(strict_cluster, "GET", "/api/v1/namespaces", token="whatever")
+    assert status == 401 and body["reason"] == "Unauthorized"
+    assert _call(strict_cluster, "GET", "/api/v1/namespaces")[0] == 401
+    assert _call(strict_cluster, "GET", "/api/v1/namespaces", token="admin-token")[0] == 200
+    strict_cluster.tokens["alice-token"] = UserInfo("alice", ["devs"], "u-1")
+    assert _call(strict_cluster, "GET", "/api/v1/namespaces", token="alice-token")[0] == 200
+    with strict_cluster.api_client() as api:  # the kubeconfig carries the admin token
+        assert kubernetes.client.CoreV1Api(api).list_namespace().items
+    assert strict_cluster.list("v1", "namespaces")  # the harness is not authenticated
+
+
+def test_token_review(kube_cluster: EmulatedCluster) -> None:
+    kube_cluster.tokens["alice-token"] = UserInfo("alice", ["devs"], "u-1")
+    review = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": "alice-token"},
+    }
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+    status, known = _call(kube_cluster, "POST", path, review)
+    assert status == 201
+    assert known["status"]["authenticated"] is True
+    assert known["status"]["user"] == {
+        "username": "alice",
+        "uid": "u-1",
+        "groups": ["devs", "system:authenticated"],
+    }
+    _, unknown = _call(kube_cluster, "POST", path, {**review, "spec": {"token": "nope"}})
+    assert unknown["status"]["authenticated"] is False
+
+
+def _access_review(
+    cluster: EmulatedCluster, user: str, groups: list[str], verb: str, namespace: str
+) -> dict[str, Any]:
+    with cluster.api_client() as api:
+        review = kubernetes.client.V1SubjectAccessReview(
+            spec=kubernetes.client.V1SubjectAccessReviewSpec(
+                user=user,
+                groups=groups,
+                resource_attributes=kubernetes.client.V1ResourceAttributes(
+                    group="greenlight.dev", resource="releases", verb=verb, namespace=namespace
+                ),
+            )
+        )
+        authorization = kubernetes.client.AuthorizationV1Api(api)
+        result: Any = authorization.create_subject_access_review(review)
+    return {"allowed": result.status.allowed, "reason": result.status.reason}
+
+
+def test_subject_access_review(kube_cluster: EmulatedCluster) -> None:
+    kube_cluster.allow("alice", "get", "releases", namespace="shop")
+    kube_cluster.allow("ops", "patch", "releases")
+    assert _access_review(kube_cluster, "alice", [], "get", "shop")["allowed"] is True
+    denied = _access_review(kube_cluster, "alice", [], "get", "other")
+    assert denied["allowed"] is False and "alice" in denied["reason"]
+    assert _access_review(kube_cluster, "alice", [], "patch", "shop")["allowed"] is False
+    assert _access_review(kube_cluster, "bob", ["ops"], "patch", "anywhere")["allowed"] is True
+    assert _access_review(kube_cluster, "root", ["system:masters"], "delete", "x")["allowed"]
+
+
+def test_self_subject_access_review_uses_the_callers_token(kube_cluster: EmulatedCluster) -> None:
+    kube_cluster.tokens["alice-token"] = UserInfo("alice", [], "u-1")
+    kube_cluster.allow("alice", "list", "releases")
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {
+                "group": "greenlight.dev",
+                "resource": "releases",
+                "verb": "list",
+                "namespace": "shop",
+            }
+        },
+    }
+    path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    assert _call(kube_cluster, "POST", path, review, token="alice-token")[1]["status"]["allowed"]
+    assert not _call(kube_cluster, "POST", path, review, token="nobody")[1]["status"]["allowed"]
