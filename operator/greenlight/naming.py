@@ -1,4 +1,9 @@
-"""Names and hashes derived from a Release: object names, pod colours, template hashes. Pure."""
+"""Names and hashes derived from a Release: object names, pod colours, template hashes.
+
+This module owns every name the operator gives to the objects of a Release, so that the
+handlers, the cluster adapters, the CLI and the tests agree on them. It is pure: no I/O, no
+client, no clock.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ def preview_service_name(release: str, spec: models.ReleaseSpec) -> str:
 
 
 def revision_object_name(release: str, revision: int) -> str:
+    """The ControllerRevision that keeps the pod template of one revision, for rollbacks."""
     return f"{release}-r{revision}"
 
 
@@ -34,6 +40,7 @@ def template_hash(template: dict[str, Any]) -> str:
 
 
 def images_of(template: dict[str, Any]) -> tuple[str, ...]:
+    """The images of the template's containers, in order (init containers are not shown)."""
     containers = (template.get("spec") or {}).get("containers") or []
     return tuple(str(c.get("image", "")) for c in containers if isinstance(c, dict))
 

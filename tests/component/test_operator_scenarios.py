@@ -149,7 +149,9 @@ def test_first_release_then_switch(
             ),
             timeout=10,
         )
-        assert {"SwitchService", "ScaledDown", "Succeeded"} <= set(events(cluster))
+        assert wait_for(
+            lambda: {"SwitchService", "ScaledDown", "Succeeded"} <= set(events(cluster))
+        )
         assert any(image == "web:2" and path == "/readyz" for _, image, path in apps.probes)
     assert_traffic_invariant(cluster)
 
@@ -192,7 +194,7 @@ def test_post_switch_failure_moves_traffic_back(
         status = wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
         assert selector_color(cluster) == "blue"
         assert status.active_color == "blue"
-        assert "SwitchBack" in events(cluster)
+        assert wait_for(lambda: "SwitchBack" in events(cluster))
     assert_traffic_invariant(cluster)
 
 
@@ -272,7 +274,7 @@ def test_invalid_spec_names_the_field(
         assert "spec.gates[0]" in status.message
         invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
         assert invalid.status == "True" and "spec.gates[0]" in invalid.message
-        assert "InvalidSpec" in events(cluster, "broken")
+        assert wait_for(lambda: "InvalidSpec" in events(cluster, "broken"))
         wait_phase(cluster, Phase.SUCCEEDED, name="fine")
         assert cluster.get("apps/v1", "deployments", NAMESPACE, "broken-blue") is None
 
@@ -321,7 +323,7 @@ def test_restart_mid_release_continues(
     # remainder, and never fewer (no result invented).
     made_after = len(apps.probes) - probes_before
     assert 1 <= made_after <= 3 - stopped.gates[0].successes + 1
-    assert events(cluster).count("SwitchService") == 2
+    assert wait_for(lambda: events(cluster).count("SwitchService") == 2)
     assert_traffic_invariant(cluster)
 
 
@@ -353,3 +355,20 @@ def test_deletion_removes_everything_owned(
         wait_for(lambda: cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") is None)
         wait_for(lambda: cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None)
         assert cluster.get("v1", "services", NAMESPACE, "web") is None
+
+
+def test_spec_change_while_the_last_tick_still_acts(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """The status write that ends a release stops the timer while the tick still acts; a new
+    spec arriving in that window must still be released (Kopf spawns no second timer)."""
+    with RunningOperator(cluster):
+        # The first release's last tick writes Succeeded (nothing left to scale down, so the
+        # filter stops matching), then creates the active Service: slowly.
+        cluster.inject_timeout(method="POST", path_regex=r"/services$", seconds=1.5, count=2)
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert status.stable_revision == 2
+    assert_traffic_invariant(cluster)

@@ -14,6 +14,7 @@ their own registry and a fast tick.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 from typing import Any
@@ -24,6 +25,8 @@ from greenlight import metrics, models
 from greenlight.gates import factory as gate_factory
 from greenlight.handlers import reconcile
 from greenlight.kube import client as kube_client
+from greenlight.kube import errors as kube_errors
+from greenlight.kube import retry as kube_retry
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.rollout import decide as rollout
 from greenlight.settings import OperatorSettings
@@ -90,9 +93,37 @@ def register(
         when=_needs_attention,
         backoff=config.tick_seconds,
     )
-    async def tick(*, body: kopf.Body, memo: Any, logger: Logger, **_: Any) -> None:
+    async def tick(*, body: kopf.Body, memo: Any, logger: Logger, **kwargs: Any) -> None:
         runtime: reconcile.Runtime = memo["runtime"]
-        await reconcile.reconcile(body=body, runtime=runtime, logger=logger)
+        stopped = kwargs.get("stopped")  # Kopf's stop flag of this timer
+        while True:
+            await _tick_once(body=body, runtime=runtime, logger=logger)
+            # Our own status write can make the filter stop matching while this tick still
+            # runs; a change arriving meanwhile (a new spec) matches again, but Kopf does not
+            # spawn a second timer while this one is alive. So a timer stopped only for the
+            # filter keeps ticking itself while the live body still needs attention.
+            if not stopped or stopped.reason != kopf.DaemonStoppingReason.FILTERS_MISMATCH:
+                return
+            if not _needs_attention(body=body, meta=body.meta):
+                return
+            await asyncio.sleep(config.tick_seconds)
+
+    async def _tick_once(*, body: kopf.Body, runtime: reconcile.Runtime, logger: Logger) -> None:
+        try:
+            await reconcile.reconcile(body=body, runtime=runtime, logger=logger)
+        except kube_errors.GatewayError as error:
+            # Something in the cluster blocks the step; the next tick derives it again.
+            raise kopf.TemporaryError(str(error), delay=config.tick_seconds * 5) from error
+        except Exception as error:
+            code = kube_retry.error_code(error)
+            if code is None:
+                raise
+            # The client already retried with backoff; the tick is retried as a whole, and
+            # every other Release carries on meanwhile.
+            raise kopf.TemporaryError(
+                f"Kubernetes API still failing after retries ({code}); the tick will be retried",
+                delay=config.tick_seconds,
+            ) from error
 
     @kopf.on.event(*RESOURCE, registry=registry)
     def count_phases(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:

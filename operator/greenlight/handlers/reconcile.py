@@ -164,7 +164,7 @@ async def _probe(item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime)
     outcome = await gate.probe(
         gate_base.ProbeTarget(namespace=target.namespace, service=service, port=port)
     )
-    metrics.gate_probed("http", ok=outcome.ok)
+    metrics.gate_probed(gate.kind, ok=outcome.ok)
     return ProbeResult(
         gate=item.gate.name,
         ok=outcome.ok,

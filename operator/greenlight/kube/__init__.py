@@ -1,1 +1,5 @@
-"""The only code that talks to the Kubernetes API: one module per resource kind, all through the official client, with retries on transient errors."""
+"""The only code that talks to the Kubernetes API.
+
+One module per resource kind, all through the official client's connection, with retries of
+transient errors in one place (`retry`), behind one facade for the handlers (`gateway`).
+"""

@@ -1,0 +1,162 @@
+"""`ClusterGateway`: the one facade through which the handlers see and change the cluster.
+
+`observe()` reads what the decision needs about one Release in as few requests as it can (one
+LIST of Deployments, two Service GETs, one LIST of stored revisions, and the EndpointSlices only
+when asked); `apply()` carries out one decided action, idempotently, tolerating objects that
+already exist or are already gone; `write_status()` writes the status the decision computed.
+
+It only dispatches to the per-kind modules. It is synchronous, to be called from the handlers'
+worker threads, and safe to share between them: its only state is a cache of revision templates,
+which never change once stored.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import dataclasses
+import datetime
+import logging
+import threading
+import time
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from greenlight import naming
+from greenlight.kube import (
+    deployments,
+    endpointslices,
+    events,
+    releases_status,
+    revisions,
+    services,
+)
+from greenlight.kube.client import ApiClient
+from greenlight.kube.common import JsonObject, Kube
+from greenlight.kube.errors import RevisionNotFound, TemplateMismatch
+from greenlight.kube.target import ReleaseTarget
+from greenlight.models import Color
+from greenlight.rollout import actions as act
+from greenlight.rollout.observation import ColorState, ServiceState
+from greenlight.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_CACHE_SIZE = 4096
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClusterView:
+    """The cluster's part of an `Observation`."""
+
+    colors: Mapping[Color, ColorState]
+    active_service: ServiceState
+    preview_service: ServiceState
+    active_endpoint_colors: frozenset[Color] | None
+    stored_revisions: frozenset[int]
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class ClusterGateway:
+    def __init__(
+        self,
+        api_client: ApiClient,
+        settings: OperatorSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+    ) -> None:
+        self._kube = Kube(api_client, settings, sleep=sleep)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._templates: collections.OrderedDict[tuple[str, int], JsonObject] = (
+            collections.OrderedDict()
+        )
+
+    def observe(self, target: ReleaseTarget, *, want_endpoints: bool) -> ClusterView:
+        kube = self._kube
+        return ClusterView(
+            colors=deployments.observe(kube, target),
+            active_service=services.observe(kube, target, target.active_service),
+            preview_service=services.observe(kube, target, target.preview_service),
+            active_endpoint_colors=endpointslices.observe(kube, target) if want_endpoints else None,
+            stored_revisions=frozenset(revisions.list_revisions(kube, target)),
+        )
+
+    def apply(self, target: ReleaseTarget, action: act.Action) -> None:
+        logger.debug("%s/%s: %s", target.namespace, target.name, action)
+        kube = self._kube
+        match action:
+            case act.StoreRevision(revision=revision, template_hash=wanted):
+                actual = naming.template_hash(target.template)
+                if actual != wanted:
+                    raise TemplateMismatch(
+                        f"revision {revision} should hold template {wanted}, "
+                        f"but the spec's template is {actual}"
+                    )
+                revisions.store(kube, target, revision=revision, template=target.template)
+                self._remember(target, revision, target.template)
+            case act.DeployColor(color=color, revision=revision, replicas=replicas):
+                template = self._template(target, revision)
+                body = deployments.build(
+                    target, color=color, revision=revision, template=template, replicas=replicas
+                )
+                deployments.create_or_patch(kube, target, body)
+            case act.ScaleColor(color=color, replicas=replicas):
+                deployments.scale(kube, target, color=color, replicas=replicas)
+            case act.PointService(role=role, color=color):
+                name = (
+                    target.active_service
+                    if role is act.ServiceRole.ACTIVE
+                    else target.preview_service
+                )
+                services.point(kube, target, name=name, color=color)
+            case act.RemoveAnnotation(key=key):
+                releases_status.remove_annotation(kube, target, key)
+            case act.PruneRevisions(keep=keep):
+                for revision in revisions.prune(kube, target, keep=keep):
+                    self._forget(target, revision)
+            case act.PostEvent(type=event_type, reason=reason, message=message):
+                body = events.build(
+                    target,
+                    event_type=str(event_type),
+                    reason=reason,
+                    message=message,
+                    now=self._clock(),
+                )
+                events.post(kube, body)
+            case _:
+                typing.assert_never(action)
+
+    def write_status(self, target: ReleaseTarget, status: Mapping[str, Any]) -> None:
+        releases_status.write_status(self._kube, target, status)
+
+    def _template(self, target: ReleaseTarget, revision: int) -> JsonObject:
+        with self._lock:
+            cached = self._templates.get((target.uid, revision))
+            if cached is not None:
+                self._templates.move_to_end((target.uid, revision))
+                return cached
+        template = revisions.read_template(self._kube, target, revision)
+        if template is None:
+            raise RevisionNotFound(
+                namespace=target.namespace, release=target.name, revision=revision
+            )
+        self._remember(target, revision, template)
+        return template
+
+    def _remember(self, target: ReleaseTarget, revision: int, template: JsonObject) -> None:
+        template = copy.deepcopy(template)  # the caller's dict may change; a revision may not
+        with self._lock:
+            self._templates[(target.uid, revision)] = template
+            self._templates.move_to_end((target.uid, revision))
+            while len(self._templates) > TEMPLATE_CACHE_SIZE:
+                self._templates.popitem(last=False)
+
+    def _forget(self, target: ReleaseTarget, revision: int) -> None:
+        with self._lock:
+            self._templates.pop((target.uid, revision), None)

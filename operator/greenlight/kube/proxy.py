@@ -1,0 +1,65 @@
+"""GET through the API server's service proxy, reporting the status code the workload gave.
+
+`GET /api/v1/namespaces/{ns}/services/{name}:{port}/proxy{path}` reaches a Service from
+anywhere the API server can be reached: an operator on a laptop gating workloads on kind, and
+tests gating fake pods. Any status is an answer (a gate judges it), so none raises; a timeout
+raises the built-in `TimeoutError` and an unreachable API server `ConnectionError`, so gates
+never see a client exception. There is no retry here: a gate's thresholds already count
+failures, and a retried probe would hide the one that failed.
+
+Blocking: call it from a worker thread (`asyncio.to_thread`), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import urllib3.exceptions
+
+from greenlight.kube.client import ApiClient
+from greenlight.kube.common import quote, send
+
+SNIPPET_BYTES = 200
+
+
+def service_proxy_path(*, namespace: str, service: str, port: int, path: str) -> str:
+    """The proxy URL path; the probe's own path keeps its slashes and query."""
+    if not path.startswith("/"):
+        path = "/" + path
+    kept = urllib.parse.quote(path, safe="/?&=%:@!$'()*+,;~-._")
+    return f"/api/v1/namespaces/{quote(namespace)}/services/{quote(service)}:{port}/proxy{kept}"
+
+
+def get(
+    api_client: ApiClient,
+    *,
+    namespace: str,
+    service: str,
+    port: int,
+    path: str,
+    timeout: float,
+) -> tuple[int, str]:
+    """(status, the body's first bytes as text) of one GET through the service proxy."""
+    url_path = service_proxy_path(namespace=namespace, service=service, port=port, path=path)
+    try:
+        response = send(api_client, "GET", url_path, accept="*/*", timeout=timeout)
+    except urllib3.exceptions.NewConnectionError as error:
+        raise ConnectionRefusedError(f"API server unreachable: {error}") from error
+    except urllib3.exceptions.TimeoutError as error:
+        raise TimeoutError(f"timed out after {timeout:g}s") from error
+    except urllib3.exceptions.HTTPError as error:
+        raise ConnectionError(f"API server connection failed: {error}") from error
+    return response.status, _snippet(response.data)
+
+
+def _snippet(data: bytes) -> str:
+    """The body's start; for the API server's own refusal (a `Status`), its message."""
+    if data.startswith(b"{") and b'"Status"' in data[:100]:
+        try:
+            status = json.loads(data)
+        except ValueError:
+            status = None
+        if isinstance(status, dict) and status.get("kind") == "Status" and status.get("message"):
+            return str(status["message"])[:SNIPPET_BYTES]
+    return data[:SNIPPET_BYTES].decode("utf-8", errors="replace")
