@@ -1,0 +1,1 @@
+"""The HTTP surface: routes under `routes/`, their shared dependencies in `deps`."""

@@ -1,0 +1,137 @@
+"""The dependencies routes declare with `Annotated`: the app's parts, the caller, the names.
+
+The parts live on `app.state` (set by `main`); tests replace any of them with
+`app.dependency_overrides[get_cache] = ...`. Names are validated here, once: a Release name
+must be a DNS-1035 label (its Services are named after it), a namespace an RFC 1123 label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request, Security
+from fastapi.security import HTTPBearer
+
+from greenlight import models
+from greenlight_api import auth, cache, records
+from greenlight_api.api.errors import NotReady, ReleaseNotFound
+from greenlight_api.core.config import NAMESPACE_PATTERN, Settings
+from greenlight_api.core.lifecycle import Lifecycle
+from greenlight_api.core.metrics import Metrics
+from greenlight_api.kube.gateway import Cluster
+
+# Declares the scheme in the OpenAPI document; the header itself is parsed by `auth`.
+_bearer = HTTPBearer(auto_error=False, description="A Kubernetes bearer token.")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_lifecycle(request: Request) -> Lifecycle:
+    lifecycle: Lifecycle = request.app.state.lifecycle
+    return lifecycle
+
+
+def get_cache(request: Request) -> cache.ReleaseCache:
+    release_cache: cache.ReleaseCache = request.app.state.cache
+    return release_cache
+
+
+def get_cluster(request: Request) -> Cluster:
+    cluster: Cluster = request.app.state.cluster
+    return cluster
+
+
+def get_authenticator(request: Request) -> auth.Authenticator:
+    authenticator: auth.Authenticator = request.app.state.authenticator
+    return authenticator
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+AuthenticatorDep = Annotated[auth.Authenticator, Depends(get_authenticator)]
+ClusterDep = Annotated[Cluster, Depends(get_cluster)]
+UnsyncedCacheDep = Annotated[cache.ReleaseCache, Depends(get_cache)]
+
+
+def get_synced_cache(release_cache: UnsyncedCacheDep) -> cache.ReleaseCache:
+    if not release_cache.synced:
+        raise NotReady("the release cache is still loading; retry in a moment")
+    return release_cache
+
+
+CacheDep = Annotated[cache.ReleaseCache, Depends(get_synced_cache)]
+
+Namespace = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=63,
+        pattern=NAMESPACE_PATTERN,
+        description="A namespace (an RFC 1123 label).",
+    ),
+]
+ReleaseName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=63,
+        pattern=models.DNS_LABEL,
+        description="A Release name (a DNS-1035 label).",
+    ),
+]
+NamespaceFilter = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=63,
+        pattern=NAMESPACE_PATTERN,
+        description="Only this namespace.",
+    ),
+]
+
+
+async def get_caller(
+    request: Request,
+    authenticator: AuthenticatorDep,
+    _: Annotated[object, Security(_bearer)] = None,
+) -> auth.Caller:
+    return await authenticator.authenticate(request.headers.get("authorization"))
+
+
+CallerDep = Annotated[auth.Caller, Depends(get_caller)]
+
+
+def authorized(verb: str) -> Callable[..., Awaitable[auth.Caller]]:
+    """A dependency: the caller, once allowed to `verb` Releases in the path's namespace."""
+
+    async def check(
+        ns: Namespace, caller: CallerDep, authenticator: AuthenticatorDep
+    ) -> auth.Caller:
+        await authenticator.require(caller, verb=verb, namespace=ns)
+        return caller
+
+    return check
+
+
+ReaderDep = Annotated[auth.Caller, Depends(authorized("get"))]
+ActorDep = Annotated[auth.Caller, Depends(authorized("patch"))]
+
+
+def get_record(ns: Namespace, name: ReleaseName, release_cache: CacheDep) -> records.ReleaseRecord:
+    record = release_cache.get(ns, name)
+    if record is None:
+        raise ReleaseNotFound(f"release {ns}/{name} not found")
+    return record
+
+
+RecordDep = Annotated[records.ReleaseRecord, Depends(get_record)]

@@ -1,0 +1,95 @@
+"""Every error answer is JSON `{"detail": ...}`, and none of a client's mistakes is a 5xx.
+
+- invalid name, body, JSON or query: 422; `detail` lists each problem with its field,
+  `message` sums them up in one line;
+- no token, or a bad one: 401 with `WWW-Authenticate: Bearer`;
+- not allowed: 403;
+- no such Release: 404;
+- the action makes no sense now: 409 with the reason from `greenlight.user_actions`;
+- the Kubernetes API fails, or the cache is not synced yet: 503 with the reason and
+  `Retry-After`;
+- a bug: 500 with the request id, answered and logged by `core.middleware`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from greenlight import user_actions
+from greenlight_api import auth
+from greenlight_api.kube import errors as kube_errors
+
+logger = logging.getLogger(__name__)
+
+
+class NotReady(Exception):
+    """503: the Release cache has not finished its first listing."""
+
+
+class ReleaseNotFound(Exception):
+    """404."""
+
+
+def _problem(status: int, detail: Any, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and loc[0] in {"body", "path", "query", "header"}:
+        loc = loc[1:] or loc
+    where = ".".join(loc) or "request"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        {k: v for k, v in error.items() if k in {"loc", "msg", "type"}} for error in exc.errors()
+    ]
+    return JSONResponse(
+        {
+            "detail": jsonable_encoder(problems),
+            "message": "; ".join(_describe(error) for error in problems),
+        },
+        status_code=422,
+    )
+
+
+async def _unauthenticated(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(401, str(exc), **{"WWW-Authenticate": "Bearer"})
+
+
+async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(403, str(exc))
+
+
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(404, str(exc))
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(409, str(exc))
+
+
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("answering 503: %s", exc)
+    return _problem(503, str(exc), **{"Retry-After": "5"})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(auth.Unauthenticated, _unauthenticated)
+    app.add_exception_handler(auth.Forbidden, _forbidden)
+    app.add_exception_handler(ReleaseNotFound, _not_found)
+    app.add_exception_handler(kube_errors.NotFound, _not_found)
+    app.add_exception_handler(user_actions.ActionRefused, _refused)
+    app.add_exception_handler(kube_errors.Conflict, _refused)
+    app.add_exception_handler(kube_errors.Unavailable, _unavailable)
+    app.add_exception_handler(NotReady, _unavailable)

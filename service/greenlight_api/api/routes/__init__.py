@@ -1,0 +1,1 @@
+"""One router per concern: health, releases, events (SSE) and the dashboard."""

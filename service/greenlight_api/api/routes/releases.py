@@ -1,0 +1,151 @@
+"""The Release API: list, detail, and the three actions.
+
+Reads come from the cache. Actions read the Release fresh from the API server, ask
+`greenlight.user_actions` whether the action makes sense now (the CLI asks the same, so both
+refuse with the same words), and merge-patch the contract's annotation: the operator stays
+the only thing that moves traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response, status
+
+from greenlight import models, user_actions
+from greenlight_api import records, schemas
+from greenlight_api.api import deps
+from greenlight_api.kube.gateway import Cluster
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1", tags=["releases"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 503)
+}
+
+
+@router.get(
+    "/releases",
+    summary="Every Release the caller may list (in one namespace with ?namespace=)",
+    response_model=schemas.ReleaseList,
+    responses=_ERRORS,
+)
+async def list_releases(
+    caller: deps.CallerDep,
+    authenticator: deps.AuthenticatorDep,
+    release_cache: deps.CacheDep,
+    namespace: deps.NamespaceFilter = None,
+) -> Response:
+    if namespace is not None:
+        await authenticator.require(caller, verb="list", namespace=namespace)
+        found = release_cache.list([namespace])
+    else:
+        readable = await authenticator.readable(caller, release_cache.namespaces())
+        found = release_cache.list(readable)
+    # The summaries are encoded once, when a Release changes: listing is a join.
+    content = b'{"items":[' + b",".join(record.summary_json for record in found) + b"]}"
+    return Response(content, media_type="application/json")
+
+
+@router.get(
+    "/namespaces/{ns}/releases/{name}",
+    summary="One Release: spec in brief, status, gates, conditions, history, possible actions",
+    response_model=schemas.ReleaseDetail,
+    response_model_by_alias=True,
+    responses=_ERRORS,
+)
+async def get_release(_: deps.ReaderDep, record: deps.RecordDep) -> Response:
+    return Response(record.detail().model_dump_json(by_alias=True), media_type="application/json")
+
+
+Planner = Callable[[str, models.ReleaseStatus], user_actions.ActionPlan]
+
+
+async def _act(
+    action: str,
+    ns: str,
+    name: str,
+    plan: Planner,
+    *,
+    caller: str,
+    cluster: Cluster,
+) -> schemas.ActionAccepted:
+    body = await cluster.get_release(ns, name)
+    release_status, _ = records.parse_status(body.get("status"))
+    chosen = plan(name, release_status)  # raises ActionRefused: 409 with its reason
+    await cluster.patch_annotations(ns, name, chosen.annotations)
+    logger.info(
+        "%s of %s/%s requested by %s: %s",
+        action,
+        ns,
+        name,
+        caller,
+        chosen.description,
+        extra={"action": action, "namespace": ns, "release": name, "user": caller},
+    )
+    return schemas.ActionAccepted(
+        action=action,
+        namespace=ns,
+        name=name,
+        annotations=chosen.annotations,
+        description=chosen.description,
+    )
+
+
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": schemas.Problem}}
+
+
+@router.post(
+    "/namespaces/{ns}/releases/{name}/promote",
+    summary="Promote a Release waiting in AwaitingPromotion",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def promote(
+    ns: deps.Namespace, name: deps.ReleaseName, caller: deps.ActorDep, cluster: deps.ClusterDep
+) -> schemas.ActionAccepted:
+    return await _act(
+        "promote", ns, name, user_actions.plan_promote, caller=caller.name, cluster=cluster
+    )
+
+
+@router.post(
+    "/namespaces/{ns}/releases/{name}/abort",
+    summary="Abort the release in flight: traffic stays on (or returns to) the stable revision",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def abort(
+    ns: deps.Namespace, name: deps.ReleaseName, caller: deps.ActorDep, cluster: deps.ClusterDep
+) -> schemas.ActionAccepted:
+    return await _act(
+        "abort", ns, name, user_actions.plan_abort, caller=caller.name, cluster=cluster
+    )
+
+
+@router.post(
+    "/namespaces/{ns}/releases/{name}/rollback",
+    summary="Release an earlier revision again (by default, the one before the stable one)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.ActionAccepted,
+    responses=_ACTION_ERRORS,
+)
+async def rollback(
+    ns: deps.Namespace,
+    name: deps.ReleaseName,
+    caller: deps.ActorDep,
+    cluster: deps.ClusterDep,
+    request: Annotated[schemas.RollbackRequest | None, Body()] = None,
+) -> schemas.ActionAccepted:
+    revision = request.revision if request is not None else None
+
+    def plan(release: str, release_status: models.ReleaseStatus) -> user_actions.ActionPlan:
+        return user_actions.plan_rollback(release, release_status, revision)
+
+    return await _act("rollback", ns, name, plan, caller=caller.name, cluster=cluster)

@@ -1,0 +1,278 @@
+"""The Release cache: every Release the service serves, kept current by a watch.
+
+Reads never LIST per request: they come from here. One `Watcher` thread per scope (every
+namespace, or each configured namespace) LISTs once, then WATCHes from the list's
+resourceVersion, renews the watch when the server ends it, LISTs again on 410 Gone, and backs
+off and LISTs again on any other failure. The threads only parse; every change is applied on
+the event loop (`call_soon_threadsafe`), so the store needs no locks and subscribers (the
+event streams) are woken in the order changes happened.
+
+The cache is synced once every scope has been listed; it stays synced through re-lists, so an
+API server hiccup does not turn every replica unready at once (reads are then stale, and the
+watch catches up when the API server is back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from greenlight_api import records
+from greenlight_api.core.metrics import Metrics
+from greenlight_api.kube import errors
+from greenlight_api.kube.releases import Expired, ReleaseClient, WatchStream
+
+logger = logging.getLogger(__name__)
+
+ChangeType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Change:
+    type: ChangeType
+    record: records.ReleaseRecord
+
+
+class Subscription:
+    """Changes for one subscriber, coalesced per Release: a slow reader gets the latest
+    state of each Release it missed, never an unbounded queue."""
+
+    def __init__(self, cache: ReleaseCache, accept: Callable[[records.Key], bool]) -> None:
+        self._cache = cache
+        self.accept = accept
+        self._pending: dict[records.Key, Change] = {}
+        self._wake = asyncio.Event()
+        self.ended = False  # the service is stopping: the stream must end
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake.set()
+
+    def push(self, change: Change) -> None:
+        previous = self._pending.get(change.record.key)
+        if previous is not None and previous.type == "ADDED" and change.type == "MODIFIED":
+            change = Change(type="ADDED", record=change.record)
+        self._pending[change.record.key] = change
+        self._wake.set()
+
+    async def next(self, idle_seconds: float) -> list[Change]:
+        """The changes since the last call; empty after `idle_seconds` without any."""
+        if not self._pending and not self.ended:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=idle_seconds)
+            except TimeoutError:
+                return []
+        self._wake.clear()
+        changes = list(self._pending.values())
+        self._pending.clear()
+        return changes
+
+    def close(self) -> None:
+        self._cache._subscriptions.discard(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ReleaseCache:
+    def __init__(self, *, metrics: Metrics | None = None, scopes: Iterable[str | None] = (None,)):
+        self._records: dict[records.Key, records.ReleaseRecord] = {}
+        self._sorted: list[records.ReleaseRecord] | None = None
+        self._subscriptions: set[Subscription] = set()
+        self._unsynced: set[str | None] = set(scopes)
+        self._metrics = metrics
+        self.synced = not self._unsynced
+        self.closed = False
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def get(self, namespace: str, name: str) -> records.ReleaseRecord | None:
+        return self._records.get((namespace, name))
+
+    def list(self, namespaces: Iterable[str] | None = None) -> list[records.ReleaseRecord]:
+        """Every record, by namespace then name; only those of `namespaces` when given."""
+        if self._sorted is None:
+            self._sorted = [self._records[key] for key in sorted(self._records)]
+        if namespaces is None:
+            return self._sorted
+        wanted = set(namespaces)
+        return [record for record in self._sorted if record.namespace in wanted]
+
+    def namespaces(self) -> set[str]:
+        return {namespace for namespace, _ in self._records}
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def subscribe(self, accept: Callable[[records.Key], bool]) -> Subscription:
+        subscription = Subscription(self, accept)
+        self._subscriptions.add(subscription)
+        if self.closed:
+            subscription.end()
+        return subscription
+
+    def reopen(self) -> None:
+        """A new run of the service (the same app served again): streams may open again."""
+        self.closed = False
+
+    def end_subscriptions(self) -> None:
+        """The service is stopping: every event stream ends now, and new ones at once."""
+        self.closed = True
+        for subscription in list(self._subscriptions):
+            subscription.end()
+
+    # -- writes: on the event loop only -----------------------------------------------------
+
+    def replace(self, scope: str | None, fresh: Iterable[records.ReleaseRecord]) -> None:
+        """A complete listing of `scope` (a namespace, or None for all)."""
+        seen: set[records.Key] = set()
+        for record in fresh:
+            seen.add(record.key)
+            self.apply("ADDED" if record.key not in self._records else "MODIFIED", record)
+        gone = [
+            record
+            for key, record in self._records.items()
+            if key not in seen and (scope is None or key[0] == scope)
+        ]
+        for record in gone:
+            self.apply("DELETED", record)
+        if scope in self._unsynced:
+            self._unsynced.discard(scope)
+            self.synced = not self._unsynced
+            if self.synced:
+                logger.info("release cache synced", extra={"releases": len(self._records)})
+        self._update_gauges()
+
+    def apply(self, change_type: ChangeType, record: records.ReleaseRecord) -> None:
+        key = record.key
+        old = self._records.get(key)
+        if change_type == "DELETED":
+            if old is None:
+                return
+            del self._records[key]
+        else:
+            if (
+                old is not None
+                and old.resource_version == record.resource_version
+                and (record.resource_version)
+            ):
+                return  # replayed by a re-list or a renewed watch: nothing changed
+            self._records[key] = record
+            change_type = "ADDED" if old is None else "MODIFIED"
+        self._sorted = None
+        change = Change(type=change_type, record=record)
+        for subscription in list(self._subscriptions):
+            if subscription.accept(key):
+                subscription.push(change)
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        if self._metrics is not None:
+            self._metrics.releases.set(len(self._records))
+            self._metrics.cache_synced.set(1 if self.synced else 0)
+
+
+class Watcher:
+    """Keeps one scope of the cache current, from a thread of its own."""
+
+    def __init__(
+        self,
+        *,
+        cache: ReleaseCache,
+        client: ReleaseClient,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str | None,
+        watch_seconds: int,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._cache = cache
+        self._client = client
+        self._loop = loop
+        self._namespace = namespace
+        self._watch_seconds = watch_seconds
+        self._metrics = metrics
+        self._stop = threading.Event()
+        self._stream: WatchStream | None = None
+        scope = namespace or "all namespaces"
+        self._thread = threading.Thread(target=self._run, name=f"watch {scope}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            stream.close()
+        self._thread.join(timeout)
+
+    def _post(self, callback: Callable[..., None], *args: object) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: the service is gone
+            self._stop.set()
+            return False
+        return True
+
+    def _restarted(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.watch_restarts.labels(reason).inc()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._list_and_watch()
+                backoff = 0.5
+            except Expired:
+                logger.info("release watch expired; listing again")
+                self._restarted("expired")
+            except errors.KubeError as exc:
+                if self._stop.is_set():
+                    break
+                logger.warning("release watch failed; retrying in %.1f s: %s", backoff, exc)
+                self._restarted("error")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+            except Exception:
+                logger.exception("release watch crashed; retrying in %.1f s", backoff)
+                self._restarted("crash")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _list_and_watch(self) -> None:
+        items, version = self._client.list(self._namespace)
+        fresh = [records.from_body(item) for item in items]
+        for record in fresh:
+            record.summary_json  # noqa: B018 - encode here, in this thread, not on the loop
+        if not self._post(self._cache.replace, self._namespace, fresh):
+            return
+        while not self._stop.is_set():
+            stream = self._client.watch(self._namespace, version, self._watch_seconds)
+            self._stream = stream
+            if self._stop.is_set():
+                stream.close()
+                return
+            try:
+                for event in stream:
+                    metadata = event.object.get("metadata") or {}
+                    version = str(metadata.get("resourceVersion") or version)
+                    if event.type == "BOOKMARK":
+                        continue
+                    if event.type not in ("ADDED", "MODIFIED", "DELETED"):
+                        continue
+                    record = records.from_body(event.object)
+                    record.summary_json  # noqa: B018
+                    if not self._post(self._cache.apply, event.type, record):
+                        return
+            finally:
+                self._stream = None
+                stream.close()
+            self._restarted("renewed")

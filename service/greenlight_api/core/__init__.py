@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the service: settings, logging, metrics, lifecycle. No Kubernetes."""

@@ -1,0 +1,121 @@
+"""The service's settings, read once from `GREENLIGHT_API_*` environment variables.
+
+Every setting is documented in `docs/api.md`; keep the two in step. `GREENLIGHT_REVISION` and
+`GREENLIGHT_COLOR` are not ours: the operator sets them on every pod it runs, and `/version`
+reports them.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A namespace name: an RFC 1123 label.
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class AuthMode(enum.StrEnum):
+    TOKENREVIEW = "tokenreview"  # bearer tokens checked by the API server; the default
+    NONE = "none"  # everyone may do everything: local development only
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GREENLIGHT_API_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Kubeconfig file to use. Default: in-cluster credentials when running in a "
+        "pod, else `$KUBECONFIG`, else `~/.kube/config`.",
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context to use.")
+    namespaces: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated namespaces whose Releases are served; empty: all.",
+    )
+    auth: AuthMode = Field(
+        default=AuthMode.TOKENREVIEW,
+        description="`tokenreview`: bearer tokens checked with TokenReview and "
+        "SubjectAccessReview. `none`: no checks at all, for local development only.",
+    )
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="How long a TokenReview or SubjectAccessReview answer is reused.",
+    )
+    drain_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="After SIGTERM, how long the service keeps serving with `/readyz` at 503 "
+        "while load balancers stop sending it traffic, before it stops accepting connections.",
+    )
+    sse_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="Interval of keep-alive comments on idle event streams.",
+    )
+    kube_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one Kubernetes API call."
+    )
+    kube_threads: int = Field(
+        default=16,
+        ge=1,
+        le=128,
+        description="Threads for blocking Kubernetes API calls (reviews and actions).",
+    )
+    watch_timeout_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Length of one WATCH request before it is renewed.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    revision: str = Field(
+        default="",
+        validation_alias=AliasChoices("GREENLIGHT_REVISION"),
+        description="The Release revision this pod runs (set by the operator).",
+    )
+    color: str = Field(
+        default="",
+        validation_alias=AliasChoices("GREENLIGHT_COLOR"),
+        description="The colour this pod runs in (set by the operator).",
+    )
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("namespaces")
+    @classmethod
+    def _check_namespaces(cls, value: list[str]) -> list[str]:
+        for namespace in value:
+            if not re.fullmatch(NAMESPACE_PATTERN, namespace) or len(namespace) > 63:
+                raise ValueError(f"{namespace!r} is not a namespace name")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"{value!r} is not a log level")
+        return level
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,128 @@
+"""One ASGI middleware for every request: its id, its metrics, its access-log line.
+
+A plain ASGI middleware rather than Starlette's `BaseHTTPMiddleware`: it costs a few
+microseconds, and it does not buffer streaming responses (the event streams).
+
+- `X-Request-ID`: taken from the request when it is sane (printable, at most 128 characters),
+  else generated; set in the logging context and echoed on the response.
+- Metrics are labelled with the route *template* (`/api/v1/namespaces/{ns}/releases/{name}`),
+  never the raw path, so their cardinality stays bounded.
+- Probes and `/metrics` are logged at DEBUG: at INFO they would drown everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from greenlight_api.core import logging as json_logging
+from greenlight_api.core.metrics import Metrics
+
+logger = logging.getLogger("greenlight_api.access")
+
+_SANE_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/static"})
+UNMATCHED = "<unmatched>"
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that served (or would serve) this request."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(candidate, "path", UNMATCHED))
+    return UNMATCHED
+
+
+async def _internal_error(send: Send, encoded_rid: bytes) -> None:
+    body = json.dumps({"detail": f"internal error (request id {encoded_rid.decode()})"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", encoded_rid),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = ""
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _SANE_REQUEST_ID.match(candidate):
+                    rid = candidate
+                break
+        rid = rid or uuid.uuid4().hex
+        token = json_logging.request_id.set(rid)
+        status = 500
+        encoded_rid = rid.encode("latin-1")
+
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                started = True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded_rid)]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The error boundary: a bug answers 500 with the request id, and is logged once.
+            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _internal_error(send, encoded_rid)
+        finally:
+            self.metrics.in_flight.dec()
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "%s %s %d",
+                    method,
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            json_logging.request_id.reset(token)

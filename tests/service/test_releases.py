@@ -1,0 +1,227 @@
+"""The Release API's routes: reads from the cache, actions through the cluster, auth on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from greenlight import models
+from greenlight_api.core.config import AuthMode
+from tests.service import factories
+from tests.service.conftest import ALICE_AUTH, BOB_AUTH, Service
+
+
+def test_list_without_a_token_is_401(service: Service) -> None:
+    response = service.client.get("/api/v1/releases")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "Authorization" in response.json()["detail"]
+
+
+def test_list_with_an_unknown_token_is_401(service: Service) -> None:
+    response = service.client.get("/api/v1/releases", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert "not accepted" in response.json()["detail"]
+
+
+def test_list_with_a_malformed_header_is_401(service: Service) -> None:
+    response = service.client.get("/api/v1/releases", headers={"Authorization": "Basic eA=="})
+    assert response.status_code == 401
+
+
+def test_list_shows_only_the_namespaces_the_caller_may_read(service: Service) -> None:
+    service.put(factories.release("web"), factories.release("api"), factories.release("x", "other"))
+    response = service.client.get("/api/v1/releases", headers=ALICE_AUTH)
+    assert response.status_code == 200
+    assert [(r["namespace"], r["name"]) for r in response.json()["items"]] == [
+        ("shop", "api"),
+        ("shop", "web"),
+    ]
+
+
+def test_list_of_a_namespace_the_caller_may_not_read_is_403(service: Service) -> None:
+    service.put(factories.release("x", "other"))
+    response = service.client.get("/api/v1/releases?namespace=other", headers=ALICE_AUTH)
+    assert response.status_code == 403
+    assert (
+        "'alice' may not list releases.greenlight.dev in namespace other"
+        in (response.json()["detail"])
+    )
+
+
+def test_cluster_wide_readers_see_every_namespace(service: Service) -> None:
+    service.put(factories.release("web"), factories.release("x", "other"))
+    service.cluster.rights.add(("alice", "list", ""))
+    items = service.client.get("/api/v1/releases", headers=ALICE_AUTH).json()["items"]
+    assert {r["namespace"] for r in items} == {"shop", "other"}
+
+
+def test_summary_fields(service: Service) -> None:
+    service.put(
+        factories.release(
+            phase="Verifying",
+            current=3,
+            gates=[{"name": "readyz", "phase": "Running", "successes": 1}],
+        )
+    )
+    [item] = service.client.get("/api/v1/releases", headers=ALICE_AUTH).json()["items"]
+    assert item["phase"] == "Verifying"
+    assert item["activeColor"] == "blue" and item["previewColor"] == "green"
+    assert item["currentRevision"] == 3 and item["stableRevision"] == 2
+    assert item["images"] == ["registry.example.com/web:1.3"]
+    assert item["gates"] == [
+        {
+            "name": "readyz",
+            "phase": "Running",
+            "successes": 1,
+            "failures": 0,
+            "successThreshold": 3,
+            "failureThreshold": 3,
+            "lastMessage": "",
+        }
+    ]
+    assert item["ended"] is False
+
+
+def test_detail_has_spec_status_history_conditions_and_actions(service: Service) -> None:
+    service.put(factories.release())
+    response = service.client.get("/api/v1/namespaces/shop/releases/web", headers=BOB_AUTH)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["spec"]["strategy"]["autoPromote"] is True
+    assert "template" not in body["spec"]
+    assert body["status"]["phase"] == "Succeeded"
+    assert [h["revision"] for h in body["history"]] == [2, 1]
+    assert body["conditions"] == []
+    assert body["actions"]["promote"]["allowed"] is False
+    assert "AwaitingPromotion" in body["actions"]["promote"]["reason"]
+    assert body["actions"]["rollbackRevisions"] == [1]
+    assert body["ended"] is True
+
+
+def test_detail_of_a_missing_release_is_404(service: Service) -> None:
+    response = service.client.get("/api/v1/namespaces/shop/releases/nope", headers=ALICE_AUTH)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "release shop/nope not found"}
+
+
+def test_detail_is_403_before_404_for_a_stranger(service: Service) -> None:
+    response = service.client.get("/api/v1/namespaces/other/releases/nope", headers=ALICE_AUTH)
+    assert response.status_code == 403
+
+
+def test_an_unreadable_spec_or_status_is_reported_not_fatal(service: Service) -> None:
+    body = factories.release()
+    body["spec"]["replicas"] = -3
+    body["status"]["stableRevision"] = "many"
+    service.put(body)
+    response = service.client.get("/api/v1/namespaces/shop/releases/web", headers=ALICE_AUTH)
+    assert response.status_code == 200
+    assert response.json()["specError"].startswith("spec.replicas")
+
+
+def test_promote_writes_the_annotation_and_answers_202(service: Service) -> None:
+    service.put(factories.release(phase="AwaitingPromotion", current=3, auto_promote=False))
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/web/promote", headers=ALICE_AUTH
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["annotations"] == {models.ANNOTATION_PROMOTE: "true"}
+    assert "moves to revision 3" in response.json()["description"]
+    assert service.cluster.patches == [("shop", "web", {models.ANNOTATION_PROMOTE: "true"})]
+
+
+def test_promote_out_of_awaiting_promotion_is_409_with_the_reason(service: Service) -> None:
+    service.put(factories.release(phase="Succeeded"))
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/web/promote", headers=ALICE_AUTH
+    )
+    assert response.status_code == 409
+    assert "promote applies only in AwaitingPromotion" in response.json()["detail"]
+    assert service.cluster.patches == []
+
+
+def test_abort_in_flight(service: Service) -> None:
+    service.put(factories.release(phase="Verifying", current=3))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=ALICE_AUTH)
+    assert response.status_code == 202
+    assert service.cluster.patches == [("shop", "web", {models.ANNOTATION_ABORT: "true"})]
+
+
+def test_abort_when_nothing_is_in_flight_is_409(service: Service) -> None:
+    service.put(factories.release(phase="Succeeded"))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=ALICE_AUTH)
+    assert response.status_code == 409
+    assert "nothing is in flight" in response.json()["detail"]
+
+
+def test_rollback_to_a_revision(service: Service) -> None:
+    service.put(factories.release(stable=3))
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/web/rollback", json={"revision": 2}, headers=ALICE_AUTH
+    )
+    assert response.status_code == 202
+    assert service.cluster.patches == [("shop", "web", {models.ANNOTATION_ROLLBACK_TO: "2"})]
+
+
+def test_rollback_without_a_body_picks_the_previous_success(service: Service) -> None:
+    service.put(factories.release(stable=3))
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/web/rollback", headers=ALICE_AUTH
+    )
+    assert response.status_code == 202
+    assert response.json()["annotations"] == {models.ANNOTATION_ROLLBACK_TO: "2"}
+
+
+def test_rollback_to_an_unknown_revision_is_409(service: Service) -> None:
+    service.put(factories.release(stable=3))
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/web/rollback", json={"revision": 9}, headers=ALICE_AUTH
+    )
+    assert response.status_code == 409
+    assert "no revision 9 in its history (known: 2, 3)" in response.json()["detail"]
+
+
+def test_actions_need_patch_rights(service: Service) -> None:
+    service.put(factories.release(phase="Verifying"))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=BOB_AUTH)
+    assert response.status_code == 403
+    assert "'bob' may not patch" in response.json()["detail"]
+    assert service.cluster.patches == []
+
+
+def test_action_on_a_missing_release_is_404(service: Service) -> None:
+    response = service.client.post(
+        "/api/v1/namespaces/shop/releases/nope/abort", headers=ALICE_AUTH
+    )
+    assert response.status_code == 404
+
+
+def test_a_failing_kubernetes_api_is_503_with_the_reason(service: Service) -> None:
+    service.put(factories.release(phase="Verifying"))
+    service.client.get("/api/v1/releases", headers=ALICE_AUTH)  # the token is now cached
+    service.cluster.failing = "annotating Release shop/web: the Kubernetes API answered 500"
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=ALICE_AUTH)
+    assert response.status_code == 503
+    assert "answered 500" in response.json()["detail"]
+
+
+def test_a_failing_token_review_is_503_not_401(service: Service) -> None:
+    service.cluster.failing = "reviewing the bearer token: the Kubernetes API is unreachable"
+    response = service.client.get("/api/v1/releases", headers=ALICE_AUTH)
+    assert response.status_code == 503
+
+
+def test_reviews_are_cached(service: Service) -> None:
+    service.put(factories.release())
+    for _ in range(5):
+        assert service.client.get("/api/v1/releases?namespace=shop", headers=ALICE_AUTH).is_success
+    assert service.cluster.token_reviews == 1
+    assert service.cluster.access_reviews == 1
+
+
+def test_auth_none_lets_everyone_in(make_service: Callable[..., Service]) -> None:
+    svc = make_service(AuthMode.NONE)
+    svc.put(factories.release(phase="Verifying"))
+    assert svc.client.get("/api/v1/releases").json()["items"][0]["name"] == "web"
+    assert svc.client.post("/api/v1/namespaces/shop/releases/web/abort").status_code == 202
+    assert svc.cluster.token_reviews == 0
