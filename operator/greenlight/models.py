@@ -447,9 +447,7 @@ class ReleaseStatus(_StatusModel):
             "whose template hashes differently starts a new revision.",
         ),
     ]
-    message: Annotated[
-        str, Field(default="", description="What is happening or what went wrong.")
-    ]
+    message: Annotated[str, Field(default="", description="What is happening or what went wrong.")]
     release_started_at: Annotated[
         str | None,
         Field(default=None, description="When the current revision's release started."),
@@ -457,9 +455,7 @@ class ReleaseStatus(_StatusModel):
     phase_started_at: Annotated[
         str | None, Field(default=None, description="When the current phase began.")
     ]
-    switched_at: Annotated[
-        str | None, Field(default=None, description="When traffic last moved.")
-    ]
+    switched_at: Annotated[str | None, Field(default=None, description="When traffic last moved.")]
     scale_down_color: Annotated[
         str,
         Field(
