@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# On a machine with Docker and kind: builds both images, creates (or reuses) the kind cluster
+# "greenlight", loads the images into it and installs the chart with them. `make kind` runs
+# it; `make e2e-kind` runs it and then the end-to-end suite.
+#
+# Usage: scripts/kind-up.sh   (KIND_CLUSTER=greenlight, TAG=dev by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cluster="${KIND_CLUSTER:-greenlight}"
+tag="${TAG:-dev}"
+export PATH="$PWD/.tools/bin:$PWD/.venv/bin:$PATH"
+
+for command in docker kind helm kubectl; do
+  command -v "$command" >/dev/null || { echo "kind-up: $command is not installed" >&2; exit 1; }
+done
+
+docker build --target operator --tag "greenlight/operator:$tag" .
+docker build --target api --tag "greenlight/api:$tag" .
+
+if ! kind get clusters | grep -qx "$cluster"; then
+  kind create cluster --name "$cluster" --wait 180s
+fi
+kubectl config use-context "kind-$cluster"
+kind load docker-image --name "$cluster" "greenlight/operator:$tag" "greenlight/api:$tag"
+
+scripts/helm-deploy.sh greenlight greenlight-system \
+  --set image.tag="$tag" \
+  --set apiService.strategy.scaleDownDelaySeconds=20 \
+  --set apiService.verification.durationSeconds=15
+echo "kind-up: Greenlight runs on kind-$cluster; try: kubectl get releases -A"

@@ -1,0 +1,1 @@
+"""Offline checks of the shipped artifacts: chart, manifests, image, pipeline, skaffold config."""
