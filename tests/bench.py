@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from greenlight import models
-from tests.component.harness import CRD_PATH, NAMESPACE, release
+from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
 from tests.emulator import EmulatedCluster, wait_for
 from tests.emulator.controllers import FakeControllers
 
@@ -129,16 +129,6 @@ def service_patches(cluster: EmulatedCluster, service: str) -> list[float]:
     ]
 
 
-def set_image(cluster: EmulatedCluster, name: str, image: str) -> None:
-    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
-    assert body is not None
-    template = body["spec"]["template"]
-    template["spec"]["containers"][0]["image"] = image
-    cluster.patch(
-        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": {"template": template}}
-    )
-
-
 def prepared_cluster(stack: contextlib.ExitStack) -> tuple[EmulatedCluster, TimedApps]:
     cluster = stack.enter_context(EmulatedCluster())
     cluster.apply_crd(ROOT / CRD_PATH)
@@ -181,7 +171,7 @@ def bench_latencies(rounds: int, workdir: pathlib.Path) -> dict[str, Any]:
             )
             wait_phase(cluster, name, "Succeeded")
             # Switch latency on the update: last passing pre-switch probe -> Service PATCH.
-            set_image(cluster, name, "app:2")
+            set_image(cluster, "app:2", name)
             wait_phase(cluster, name, "Succeeded")
             wait_for(functools.partial(scale_down_done, cluster, name), timeout=30)
             per_release.append(len(cluster.requests) / 2)
@@ -192,7 +182,7 @@ def bench_latencies(rounds: int, workdir: pathlib.Path) -> dict[str, Any]:
             switch.append((first_patch_after - last_pass_before) * 1000)
             # Rollback latency: a failing post-switch probe -> the Service PATCHed back.
             apps.unhealthy.add(("app:3", "/verify"))
-            set_image(cluster, name, "app:3")
+            set_image(cluster, "app:3", name)
             wait_phase(cluster, name, "RolledBack")
             failed = min(t for t, rel, image, ok in apps.answers if rel == name and not ok)
             back = min(p for p in service_patches(cluster, name) if p >= failed)

@@ -18,9 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-from greenlight import models
 from tests.bench import TimedApps, operator_process
-from tests.component.harness import CRD_PATH, NAMESPACE, release
+from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
 from tests.emulator import EmulatedCluster
 from tests.emulator.controllers import FakeControllers
 
@@ -65,16 +64,6 @@ def cli(cluster: EmulatedCluster, *args: str) -> int:
     ]
     print("$ greenlight " + " ".join(args), flush=True)
     return subprocess.run(command, cwd=ROOT, check=False).returncode
-
-
-def set_image(cluster: EmulatedCluster, image: str) -> None:
-    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
-    assert body is not None
-    template = body["spec"]["template"]
-    template["spec"]["containers"][0]["image"] = image
-    cluster.patch(
-        models.API_VERSION, models.PLURAL, NAMESPACE, "web", {"spec": {"template": template}}
-    )
 
 
 def main() -> None:

@@ -149,6 +149,17 @@ class FakeApps:
         return (200, "ok") if healthy else (503, "unhealthy")
 
 
+def set_image(cluster: EmulatedCluster, image: str, name: str = "web") -> None:
+    """Changes the first container's image, as editing the Release and applying it would."""
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    assert body is not None, f"no Release {name}"
+    template = body["spec"]["template"]
+    template["spec"]["containers"][0]["image"] = image
+    cluster.patch(
+        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": {"template": template}}
+    )
+
+
 def status_of(
     cluster: EmulatedCluster, name: str = "web", namespace: str = NAMESPACE
 ) -> models.ReleaseStatus:

@@ -22,6 +22,7 @@ from tests.component.harness import (
     RunningOperator,
     assert_traffic_invariant,
     release,
+    set_image,
     status_of,
 )
 from tests.emulator import EmulatedCluster, wait_for
@@ -89,14 +90,6 @@ def update(cluster: EmulatedCluster, patch: dict[str, Any], name: str = "web") -
     cluster.patch(models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": patch})
 
 
-def set_image(cluster: EmulatedCluster, image: str, name: str = "web") -> None:
-    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
-    assert body is not None
-    template = body["spec"]["template"]
-    template["spec"]["containers"][0]["image"] = image
-    update(cluster, {"template": template}, name)
-
-
 def annotate(cluster: EmulatedCluster, key: str, value: str, name: str = "web") -> None:
     cluster.patch(
         models.API_VERSION,
@@ -127,7 +120,7 @@ def test_first_release_then_switch(
         cluster.create(release(gates=GATES, strategy=FAST))
         status = wait_phase(cluster, Phase.SUCCEEDED)
         assert (status.active_color, status.stable_revision) == ("blue", 1)
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
         deployment = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue")
         assert deployment is not None
         pod = deployment["spec"]["template"]
@@ -138,8 +131,8 @@ def test_first_release_then_switch(
         set_image(cluster, "web:2")
         status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
         assert (status.active_color, status.stable_revision) == ("green", 2)
-        assert selector_color(cluster) == "green"
-        assert selector_color(cluster, "web-preview") == "green"
+        assert wait_for(lambda: selector_color(cluster) == "green")
+        assert wait_for(lambda: selector_color(cluster, "web-preview") == "green")
         wait_for(
             lambda: (
                 (cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {})
@@ -165,7 +158,7 @@ def test_pre_switch_gate_failure_keeps_stable(
         apps.unhealthy_images.add("web:2")
         set_image(cluster, "web:2")
         status = wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
         assert "readyz" in status.message
         assert status.history[0].outcome is Outcome.ROLLED_BACK
     assert_traffic_invariant(cluster)
@@ -192,7 +185,7 @@ def test_post_switch_failure_moves_traffic_back(
         wait_phase(cluster, Phase.POST_VERIFICATION, generation=2)
         apps.unhealthy_images.add("web:2")
         status = wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
         assert status.active_color == "blue"
         assert wait_for(lambda: "SwitchBack" in events(cluster))
     assert_traffic_invariant(cluster)
@@ -234,14 +227,14 @@ def test_abort_and_rollback_to(
         annotate(cluster, models.ANNOTATION_ROLLBACK_TO, "1")
         status = wait_for(lambda: (s := status_of(cluster)).stable_revision == 1 and s)
         assert status and status.active_color == "blue"
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
 
         update(cluster, {"strategy": {**FAST, "autoPromote": False}})
         set_image(cluster, "web:3")
         wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=4)
         annotate(cluster, models.ANNOTATION_ABORT, "true")
         status = wait_phase(cluster, Phase.ABORTED, generation=4)
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
         assert status.history[0].outcome is Outcome.ABORTED
     assert_traffic_invariant(cluster)
 
@@ -260,7 +253,7 @@ def test_superseding_spec(
         status = wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=3)
         assert status.current_revision == 3
         assert {e.revision: e.outcome for e in status.history}[2] is Outcome.SUPERSEDED
-        assert selector_color(cluster) == "blue"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
     assert_traffic_invariant(cluster)
 
 
