@@ -167,6 +167,24 @@ def status_of(
     return models.ReleaseStatus.model_validate(body.get("status") or {})
 
 
+def releases_ever_stored(cluster: EmulatedCluster) -> list[tuple[str, str]]:
+    """(namespace, name) of every Release the emulated cluster ever stored, deleted ones too."""
+    found = []
+    for resource, namespace, name in list(cluster.emulator.store.objects.keys()):
+        if resource.group == models.GROUP and resource.plural == models.PLURAL:
+            found.append((str(namespace), str(name)))
+    return found
+
+
+def assert_invariants_for_every_release(cluster: EmulatedCluster) -> None:
+    """Invariant 1 over the whole history of every Release's active Service."""
+    for namespace, name in releases_ever_stored(cluster):
+        service = name
+        for version in cluster.history(models.API_VERSION, models.PLURAL, namespace, name):
+            service = (version.get("spec", {}).get("service") or {}).get("name") or service
+        assert_traffic_invariant(cluster, name, namespace, service)
+
+
 def _rv(obj: dict[str, Any]) -> int:
     return int(obj["metadata"]["resourceVersion"])
 

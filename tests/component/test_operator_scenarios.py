@@ -20,6 +20,7 @@ from tests.component.harness import (
     NAMESPACE,
     FakeApps,
     RunningOperator,
+    assert_invariants_for_every_release,
     assert_traffic_invariant,
     release,
     set_image,
@@ -51,6 +52,8 @@ def cluster(kube_cluster: EmulatedCluster) -> Iterator[EmulatedCluster]:
     kube_cluster.apply_crd(CRD_PATH)
     kube_cluster.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     yield kube_cluster
+    # After every scenario: invariant 1 over the whole history of every active Service.
+    assert_invariants_for_every_release(kube_cluster)
 
 
 @pytest.fixture()
