@@ -4,7 +4,9 @@
   malformed one or a token the API server does not accept: 401.
 - Authorization: a SubjectAccessReview on `releases.greenlight.dev` in the target namespace:
   `get` to read one Release, `list` to list them or follow them all, `patch` for actions.
-  Not allowed: 403, naming the user, the verb and the namespace.
+  Checks about one Release name it (`resourceAttributes.name`), so RBAC rules restricted to
+  some Releases (`resourceNames: [web]`) are honoured; lists are never named.
+  Not allowed: 403, naming the user, the verb, the namespace and the Release if any.
 - Both answers are cached for `GREENLIGHT_API_AUTH_CACHE_SECONDS` (tokens by their hash),
   so a dashboard polling or a pipeline following a release costs the API server nothing.
 - `GREENLIGHT_API_AUTH=none` lets everyone do everything: for local development only. The
@@ -98,24 +100,33 @@ class Authenticator:
             raise Unauthenticated(f"the bearer token was not accepted{reason}")
         return Caller(user=result.user, checked=True)
 
-    async def review(self, caller: Caller, *, verb: str, namespace: str) -> AccessReviewResult:
-        """May the caller `verb` Releases in `namespace` ("" meaning every namespace)?"""
+    async def review(
+        self, caller: Caller, *, verb: str, namespace: str, name: str | None = None
+    ) -> AccessReviewResult:
+        """May the caller `verb` Releases in `namespace` ("" meaning every namespace)?
+
+        With `name`, the question is about that one Release (RBAC `resourceNames` apply).
+        """
         if not caller.checked:
             return AccessReviewResult(allowed=True, reason="auth disabled")
         assert self._cluster is not None
         cluster = self._cluster
         user = caller.user
         result, cached = await self._access.get(
-            (user, verb, namespace),
-            lambda: cluster.review_access(user, verb=verb, namespace=namespace),
+            (user, verb, namespace, name),
+            lambda: cluster.review_access(user, verb=verb, namespace=namespace, name=name),
         )
         self._count("access", cached)
         return result
 
-    async def require(self, caller: Caller, *, verb: str, namespace: str) -> None:
-        result = await self.review(caller, verb=verb, namespace=namespace)
+    async def require(
+        self, caller: Caller, *, verb: str, namespace: str, name: str | None = None
+    ) -> None:
+        result = await self.review(caller, verb=verb, namespace=namespace, name=name)
         if not result.allowed:
             where = f"namespace {namespace}" if namespace else "all namespaces"
+            if name is not None:
+                where += f", Release {name}"
             reason = f" ({result.reason})" if result.reason else ""
             raise Forbidden(
                 f"user {caller.name!r} may not {verb} releases.greenlight.dev in {where}{reason}"

@@ -3,6 +3,10 @@
 Concurrent callers asking for the same key while it is being computed wait for that one
 computation instead of starting their own (so a burst of requests with a new token makes one
 TokenReview, not fifty). Failures are not cached.
+
+The computation is a task of the cache's own, which every caller awaits through
+`asyncio.shield`: a caller that is cancelled (its client went away) stops waiting, but the
+computation goes on for the others, and its value is still cached.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class TTLCache(Generic[V]):
         self.max_entries = max_entries
         self._clock = clock
         self._values: collections.OrderedDict[Hashable, tuple[float, V]] = collections.OrderedDict()
-        self._computing: dict[Hashable, asyncio.Future[V]] = {}
+        self._computing: dict[Hashable, asyncio.Task[V]] = {}
 
     def peek(self, key: Hashable) -> V | None:
         found = self._values.get(key)
@@ -41,29 +45,32 @@ class TTLCache(Generic[V]):
         return value
 
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> tuple[V, bool]:
-        """The value for `key`, and whether it came from the cache."""
+        """The value for `key`, and whether it came from the cache (or another's computation)."""
         value = self.peek(key)
         if value is not None:
             return value, True
-        running = self._computing.get(key)
-        if running is not None:
-            return await asyncio.shield(running), True
-        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
-        self._computing[key] = future
+        task = self._computing.get(key)
+        if task is not None:
+            return await asyncio.shield(task), True
+        task = asyncio.ensure_future(self._compute(key, compute))
+        self._computing[key] = task
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task), False
+
+    async def _compute(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
         try:
             value = await compute()
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning if nobody waits
-            raise
         finally:
-            del self._computing[key]
-        future.set_result(value)
+            if self._computing.get(key) is asyncio.current_task():
+                del self._computing[key]
         if self.seconds > 0:
             self._values[key] = (self._clock() + self.seconds, value)
             while len(self._values) > self.max_entries:
                 self._values.popitem(last=False)
-        return value, False
+        return value
+
+
+def _retrieve(task: asyncio.Task[object]) -> None:
+    """Mark a failure as seen: no "exception was never retrieved" if every caller has left."""
+    if not task.cancelled():
+        task.exception()

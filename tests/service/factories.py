@@ -85,6 +85,9 @@ class FakeCluster:
         }
         self.tokens: dict[str, UserInfo] = {}
         self.rights: set[tuple[str, str, str]] = set()  # (user or group, verb, namespace)
+        # Rules limited to some Releases (RBAC resourceNames): (user or group, verb, ns, name)
+        self.named_rights: set[tuple[str, str, str, str]] = set()
+        self.access_calls: list[tuple[str, str, str, str | None]] = []  # (user, verb, ns, name)
         self.patches: list[tuple[str, str, dict[str, str]]] = []
         self.token_reviews = 0
         self.access_reviews = 0
@@ -120,7 +123,10 @@ class FakeCluster:
     ) -> AccessReviewResult:
         self._check()
         self.access_reviews += 1
+        self.access_calls.append((user.username, verb, namespace, name))
         for subject in (user.username, *user.groups):
             if {(subject, verb, namespace), (subject, verb, ""), (subject, "*", "")} & self.rights:
+                return AccessReviewResult(allowed=True)
+            if name is not None and (subject, verb, namespace, name) in self.named_rights:
                 return AccessReviewResult(allowed=True)
         return AccessReviewResult(allowed=False, reason="no RBAC rule allows it")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from greenlight import models
 from greenlight_api.core.config import AuthMode
+from greenlight_api.kube.reviews import UserInfo
 from tests.service import factories
 from tests.service.conftest import ALICE_AUTH, BOB_AUTH, Service
 
@@ -225,3 +228,64 @@ def test_auth_none_lets_everyone_in(make_service: Callable[..., Service]) -> Non
     assert svc.client.get("/api/v1/releases").json()["items"][0]["name"] == "web"
     assert svc.client.post("/api/v1/namespaces/shop/releases/web/abort").status_code == 202
     assert svc.cluster.token_reviews == 0
+
+
+# Rights limited to some Releases: an RBAC rule with `resourceNames: [web]`.
+CAROL = UserInfo(username="carol", groups=("web-team",))
+CAROL_AUTH = {"Authorization": "Bearer carol-token"}
+
+
+@pytest.fixture
+def carol(service: Service) -> Service:
+    """carol may get and patch the Release `web` in `shop`, and no other Release."""
+    service.cluster.tokens["carol-token"] = CAROL
+    service.cluster.named_rights = {
+        ("web-team", "get", "shop", "web"),
+        ("web-team", "patch", "shop", "web"),
+    }
+    service.put(
+        factories.release("web", phase="AwaitingPromotion", current=3),
+        factories.release("api", phase="AwaitingPromotion", current=3),
+    )
+    return service
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "verb", "allowed"),
+    [
+        ("GET", "/api/v1/namespaces/shop/releases/{name}", "get", 200),
+        ("GET", "/api/v1/namespaces/shop/releases/{name}/events", "get", 200),
+        ("GET", "/ui/namespaces/shop/releases/{name}", "get", 200),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/promote", "patch", 202),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/abort", "patch", 202),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/rollback", "patch", 202),
+    ],
+)
+def test_per_release_routes_name_the_release_in_the_access_review(
+    carol: Service, method: str, path: str, verb: str, allowed: int
+) -> None:
+    if path.endswith("/events"):
+        # The stream of a Release still in flight would not end: end it at once.
+        carol.app.state.lifecycle.stop_streams()
+        carol.cache.end_subscriptions()
+    web = carol.client.request(method, path.format(name="web"), headers=CAROL_AUTH)
+    assert web.status_code == allowed, web.text
+    api = carol.client.request(method, path.format(name="api"), headers=CAROL_AUTH)
+    assert api.status_code == 403
+    assert (
+        f"'carol' may not {verb} releases.greenlight.dev in namespace shop, Release api"
+        in api.json()["detail"]
+    )
+    # Each Release its own review, and its own cached answer.
+    assert carol.cluster.access_calls == [
+        ("carol", verb, "shop", "web"),
+        ("carol", verb, "shop", "api"),
+    ]
+    carol.client.request(method, path.format(name="api"), headers=CAROL_AUTH)
+    assert len(carol.cluster.access_calls) == 2
+
+
+def test_list_reviews_name_no_release(carol: Service) -> None:
+    response = carol.client.get("/api/v1/releases?namespace=shop", headers=CAROL_AUTH)
+    assert response.status_code == 403  # `resourceNames` rules never allow a list
+    assert carol.cluster.access_calls == [("carol", "list", "shop", None)]

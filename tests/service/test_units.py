@@ -51,6 +51,49 @@ async def test_ttl_cache_does_not_keep_failures() -> None:
     assert await store.get("k", succeed) == (3, False)
 
 
+@pytest.mark.asyncio
+async def test_ttl_cache_a_cancelled_first_caller_does_not_cancel_the_others() -> None:
+    store: TTLCache[int] = TTLCache(seconds=10)
+    gate = asyncio.Event()
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return 7
+
+    first = asyncio.create_task(store.get("k", compute))
+    await asyncio.sleep(0)  # the first caller starts the computation
+    second = asyncio.create_task(store.get("k", compute))
+    await asyncio.sleep(0)  # the second waits for it
+    first.cancel()  # the first caller's client went away
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    gate.set()
+    assert await second == (7, True)
+    assert calls == 1
+    assert store.peek("k") == 7  # the computation finished, so its value is kept
+
+
+@pytest.mark.asyncio
+async def test_ttl_cache_a_failure_reaches_every_waiter_and_is_not_kept() -> None:
+    store: TTLCache[int] = TTLCache(seconds=10)
+    gate = asyncio.Event()
+
+    async def fail() -> int:
+        await gate.wait()
+        raise RuntimeError("down")
+
+    waiting = [asyncio.create_task(store.get("k", fail)) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert store.peek("k") is None
+    assert await store.get("k", lambda: asyncio.sleep(0, result=4)) == (4, False)
+
+
 def test_ttl_cache_is_bounded() -> None:
     store: TTLCache[int] = TTLCache(seconds=10, max_entries=2)
 

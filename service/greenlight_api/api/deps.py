@@ -112,12 +112,13 @@ CallerDep = Annotated[auth.Caller, Depends(get_caller)]
 
 
 def authorized(verb: str) -> Callable[..., Awaitable[auth.Caller]]:
-    """A dependency: the caller, once allowed to `verb` Releases in the path's namespace."""
+    """A dependency of the `{ns}/{name}` routes: the caller, once allowed to `verb` the path's
+    Release. The review names the Release, so RBAC rules limited to `resourceNames` apply."""
 
     async def check(
-        ns: Namespace, caller: CallerDep, authenticator: AuthenticatorDep
+        ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
     ) -> auth.Caller:
-        await authenticator.require(caller, verb=verb, namespace=ns)
+        await authenticator.require(caller, verb=verb, namespace=ns, name=name)
         return caller
 
     return check
