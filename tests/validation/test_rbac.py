@@ -11,29 +11,65 @@ from tests.validation import rendering, tools
 
 Grants = dict[tuple[str, str], set[str]]
 
-# (apiGroup, resource) -> verbs. Every entry is explained by a comment on its rule in
-# charts/greenlight/templates/_rbac.tpl and manifests/rbac/operator.yaml.
+# (apiGroup, resource) -> verbs: exactly the requests the operator makes (its own, in
+# operator/greenlight/kube, and Kopf's), nothing more. Every entry is explained by a comment on
+# its rule in charts/greenlight/templates/_rbac.tpl and manifests/rbac/operator.yaml.
 OPERATOR_NEEDS: Grants = {
-    ("greenlight.dev", "releases"): {"get", "list", "watch", "patch"},
-    ("greenlight.dev", "releases/status"): {"get", "patch", "update"},
-    ("apps", "deployments"): {"get", "list", "watch", "create", "patch", "update", "delete"},
-    ("apps", "controllerrevisions"): {"get", "list", "create", "delete", "patch"},
-    ("", "services"): {"get", "list", "watch", "create", "patch", "update"},
-    ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
-    ("", "pods"): {"get", "list"},
-    ("", "events"): {"create", "patch"},
-    ("events.k8s.io", "events"): {"create", "patch"},
-    ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+    # Kopf lists and watches Releases and patches finalizer/progress; the operator patches
+    # away the annotation it acted on. No get: nothing reads one Release by name.
+    ("greenlight.dev", "releases"): {"list", "watch", "patch"},
+    # Status is merge-patched, never read or replaced.
+    ("greenlight.dev", "releases/status"): {"patch"},
+    # Listed (observe), read (before create and scale), created, patched. Not watched,
+    # updated or deleted.
+    ("apps", "deployments"): {"get", "list", "create", "patch"},
+    # Revisions: listed, read, created, deleted (prune, replace). Not patched.
+    ("apps", "controllerrevisions"): {"get", "list", "create", "delete"},
+    # Services: read by name, created, selector patched. Not listed, watched or updated.
+    ("", "services"): {"get", "create", "patch"},
+    # EndpointSlices: listed by service-name label only.
+    ("discovery.k8s.io", "endpointslices"): {"list"},
+    # core/v1 Events posted by the operator and by Kopf. No patch, no events.k8s.io.
+    ("", "events"): {"create"},
+    # Kopf lists and watches CRDs (resources themselves come from discovery).
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
 }
-# Only cluster-wide (--all-namespaces).
-OPERATOR_CLUSTERWIDE: Grants = {("", "namespaces"): {"list", "watch"}}
-# Only with operator.probeVia=apiserver.
+# Only in the namespaced mode (--namespace patterns): Kopf 1.45 lists and watches namespaces
+# only when not cluster-wide (kopf/_core/reactor/observation.py, namespace_observer); with
+# --all-namespaces it never touches them, so the cluster-wide mode must not grant them.
+OPERATOR_NAMESPACED_MODE: Grants = {("", "namespaces"): {"list", "watch"}}
+# Only with operator.probeVia=apiserver (GREENLIGHT_PROBE_VIA): gates GET through the API
+# server's service proxy.
 OPERATOR_PROXY: Grants = {("", "services/proxy"): {"get"}}
 # Only with operator.peering.enabled.
 OPERATOR_PEERING: Grants = {
     ("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"},
     ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"},
 }
+# Rights an earlier, broader RBAC granted that the operator does not use: each must be refused
+# by the check if it ever comes back.
+NOT_NEEDED: list[tuple[str, str, str]] = [
+    ("", "pods", "get"),
+    ("", "pods", "list"),
+    ("apps", "deployments", "watch"),
+    ("apps", "deployments", "update"),
+    ("apps", "deployments", "delete"),
+    ("", "services", "list"),
+    ("", "services", "watch"),
+    ("", "services", "update"),
+    ("apps", "controllerrevisions", "patch"),
+    ("greenlight.dev", "releases", "get"),
+    ("greenlight.dev", "releases/status", "get"),
+    ("greenlight.dev", "releases/status", "update"),
+    ("discovery.k8s.io", "endpointslices", "get"),
+    ("discovery.k8s.io", "endpointslices", "watch"),
+    ("", "events", "patch"),
+    ("events.k8s.io", "events", "create"),
+    ("events.k8s.io", "events", "patch"),
+    ("apiextensions.k8s.io", "customresourcedefinitions", "get"),
+    ("", "namespaces", "list"),
+    ("", "namespaces", "watch"),
+]
 API_NEEDS: Grants = {
     ("authentication.k8s.io", "tokenreviews"): {"create"},
     ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
@@ -90,11 +126,28 @@ def grants_of(docs: list[rendering.Doc], account: str) -> tuple[Grants, Grants]:
     return dict(clusterwide), dict(namespaced)
 
 
+def uncommented_rules(text: str) -> list[str]:
+    """The rules of the Roles and ClusterRoles in `text` (rendered YAML, comments kept) that
+    have no comment line right above them; empty when every rule says why it is there."""
+    found = []
+    for doc in text.split("\n---"):
+        if not any(line in {"kind: Role", "kind: ClusterRole"} for line in doc.splitlines()):
+            continue
+        lines = doc.splitlines()
+        for index, line in enumerate(lines):
+            if line.lstrip().startswith("- apiGroups:"):
+                above = lines[index - 1].lstrip() if index else ""
+                if not above.startswith("#"):
+                    found.append(f"{line.strip()} {lines[index + 1].strip()}")
+    return found
+
+
 def test_clusterwide_operator_gets_exactly_what_it_needs() -> None:
     docs = rendering.render()
     clusterwide, namespaced = grants_of(docs, "greenlight-operator")
     assert namespaced == {}
-    assert clusterwide == _merge(OPERATOR_NEEDS, OPERATOR_CLUSTERWIDE)
+    assert clusterwide == OPERATOR_NEEDS
+    assert ("", "namespaces") not in clusterwide, "Kopf never lists namespaces with -A"
 
 
 def test_api_service_gets_exactly_what_it_needs() -> None:
@@ -107,7 +160,9 @@ def test_namespaced_mode_grants_namespaced_rights_per_namespace() -> None:
     docs = rendering.render(rendering.scenario("namespaced-values.yaml"))
     clusterwide, namespaced = grants_of(docs, "greenlight-operator")
     crds = ("apiextensions.k8s.io", "customresourcedefinitions")
-    assert clusterwide == {crds: OPERATOR_NEEDS[crds]}, "only CRD reads are cluster-wide"
+    assert clusterwide == {crds: OPERATOR_NEEDS[crds], **OPERATOR_NAMESPACED_MODE}, (
+        "only CRD and namespace reads are cluster-wide"
+    )
     expected = {k: v for k, v in _merge(OPERATOR_NEEDS, OPERATOR_PROXY).items() if k != crds}
     assert namespaced == expected
     for namespace in ("greenlight-system", "shop"):
@@ -125,11 +180,35 @@ def test_namespaced_mode_grants_namespaced_rights_per_namespace() -> None:
 @pytest.mark.parametrize("scenario", rendering.SCENARIOS)
 def test_no_scenario_grants_more_than_the_allow_list(scenario: str) -> None:
     docs = rendering.render(rendering.scenario(scenario))
-    allowed = _merge(OPERATOR_NEEDS, OPERATOR_CLUSTERWIDE, OPERATOR_PROXY, OPERATOR_PEERING)
+    operator = rendering.one(docs, "Deployment", "greenlight-operator")
+    args = operator["spec"]["template"]["spec"]["containers"][0]["args"]
+    # Namespace reads are allowed only where Kopf runs with --namespace, not --all-namespaces.
+    namespaced_mode = "--all-namespaces" not in args
+    allowed = _merge(OPERATOR_NEEDS, OPERATOR_PROXY, OPERATOR_PEERING)
+    if namespaced_mode:
+        allowed = _merge(allowed, OPERATOR_NAMESPACED_MODE)
     for grants in grants_of(docs, "greenlight-operator"):
         assert excess(grants, allowed) == []
     for grants in grants_of(docs, "greenlight-api"):
         assert excess(grants, API_NEEDS) == []
+
+
+@pytest.mark.parametrize("scenario", rendering.SCENARIOS)
+def test_every_rule_says_why_it_is_there(scenario: str) -> None:
+    text = rendering.template_text(rendering.scenario(scenario))
+    assert text.returncode == 0, text.output
+    assert uncommented_rules(text.stdout) == []
+
+
+def test_every_manifest_rule_says_why_it_is_there() -> None:
+    assert uncommented_rules((tools.ROOT / "manifests/rbac/operator.yaml").read_text()) == []
+
+
+def test_the_comment_check_catches_a_bare_rule() -> None:
+    text = rendering.template_text().stdout.replace(
+        "rules:\n", 'rules:\n  - apiGroups: [""]\n    resources: ["secrets"]\n', 1
+    )
+    assert uncommented_rules(text) == ['- apiGroups: [""] resources: ["secrets"]']
 
 
 def test_peering_rights_come_only_with_peering() -> None:
@@ -149,16 +228,31 @@ def test_manifests_grant_what_the_chart_grants() -> None:
     assert rendered.returncode == 0, rendered.output
     clusterwide, namespaced = grants_of(rendering.documents(rendered.stdout), "greenlight-operator")
     assert namespaced == {}
-    assert clusterwide == _merge(OPERATOR_NEEDS, OPERATOR_CLUSTERWIDE)
+    assert clusterwide == OPERATOR_NEEDS
+
+
+@pytest.mark.parametrize(("group", "resource", "verb"), NOT_NEEDED)
+def test_the_check_rejects_each_broader_grant(group: str, resource: str, verb: str) -> None:
+    """A verb the operator does not use, granted again (on a resource it has rights on or a new
+    one), fails both the allow-list and the exact comparison of the cluster-wide mode."""
+    docs = rendering.render()
+    role = rendering.one(docs, "ClusterRole", "greenlight-operator")
+    role["rules"].append({"apiGroups": [group], "resources": [resource], "verbs": [verb]})
+    clusterwide, _ = grants_of(docs, "greenlight-operator")
+    assert excess(clusterwide, _merge(OPERATOR_NEEDS, OPERATOR_PROXY, OPERATOR_PEERING)) == [
+        f"{group or 'core'}/{resource}: {[verb]}"
+    ]
+    assert clusterwide != OPERATOR_NEEDS
 
 
 def test_the_check_catches_an_extra_verb_and_a_wildcard() -> None:
     docs = rendering.render()
     role = rendering.one(docs, "ClusterRole", "greenlight-operator")
     role["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})
-    role["rules"][2]["verbs"].append("delete")
+    releases = next(rule for rule in role["rules"] if rule["resources"] == ["releases"])
+    releases["verbs"].append("delete")
     clusterwide, _ = grants_of(docs, "greenlight-operator")
-    found = excess(clusterwide, _merge(OPERATOR_NEEDS, OPERATOR_CLUSTERWIDE))
+    found = excess(clusterwide, OPERATOR_NEEDS)
     assert found == ["core/secrets: ['get']", "greenlight.dev/releases: ['delete']"]
     role["rules"].append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
     with pytest.raises(AssertionError, match="wildcard"):

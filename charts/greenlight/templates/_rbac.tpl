@@ -6,53 +6,53 @@ repeats the operator's rules, and tests/validation holds both to one explicit al
 
 {{/* The operator's rules on namespaced resources. */}}
 {{- define "greenlight.operatorNamespacedRules" }}
-# Releases: Kopf lists and watches them; the operator patches its finalizer and the annotations
-# it acts on (promote, abort, rollback-to), and Kopf patches its own progress annotations.
+# Releases: Kopf lists and watches them (it never GETs one: the watch stream is its copy) and
+# patches its finalizer and progress annotations; the operator merge-patches away the
+# annotation it has acted on (promote, abort, rollback-to).
 - apiGroups: ["greenlight.dev"]
   resources: ["releases"]
-  verbs: ["get", "list", "watch", "patch"]
-# Release status: the operator writes phase, gates, conditions and history (status is its own).
+  verbs: ["list", "watch", "patch"]
+# Release status: the operator merge-patches phase, gates, conditions and history; it never
+# reads the subresource or replaces it whole.
 - apiGroups: ["greenlight.dev"]
   resources: ["releases/status"]
-  verbs: ["get", "patch", "update"]
-# The blue and green Deployments of each Release: created, scaled, re-templated on a new
-# revision, deleted when a colour is retired; watched to see rollouts progress.
+  verbs: ["patch"]
+# The blue and green Deployments of each Release: listed by the Release's label to observe
+# rollouts (polled, never watched), read before a create or a scale, created, and patched
+# (a new template, the replicas). Never updated whole or deleted: a retired colour is scaled
+# to zero, and ownerReferences let the garbage collector remove them with the Release.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
-# Each Release's revisions (pod templates to roll back to) are kept as ControllerRevisions,
-# pruned past `revisionHistoryLimit`.
+  verbs: ["get", "list", "create", "patch"]
+# Each Release's revisions (pod templates to roll back to) are kept as ControllerRevisions:
+# listed, read, created, and deleted when pruned past `revisionHistoryLimit` or replaced by a
+# different template under the same name (never patched).
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
-  verbs: ["get", "list", "create", "delete", "patch"]
-# The active and preview Services: created, and their selectors switched between colours.
-# Never deleted by the operator: ownerReferences let the garbage collector do it.
+  verbs: ["get", "list", "create", "delete"]
+# The active and preview Services: read by name, created, and their selectors patched between
+# colours. Never listed, watched or deleted: ownerReferences let the garbage collector do it.
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch", "update"]
+  verbs: ["get", "create", "patch"]
 {{- if eq .Values.operator.probeVia "apiserver" }}
-# Gates probe workloads through the API server's service proxy (`probeVia: apiserver`).
+# Gates probe workloads through the API server's service proxy with `probeVia: apiserver`
+# (GREENLIGHT_PROBE_VIA): a GET reaches the Service from wherever the API server is reachable,
+# for an operator that cannot resolve or reach Service DNS. `direct` probes need no right.
 - apiGroups: [""]
   resources: ["services/proxy"]
   verbs: ["get"]
 {{- end }}
-# EndpointSlices of the active Service: the old colour is scaled down only once they list the
-# new colour's endpoints alone.
+# EndpointSlices of the active Service, listed by its service-name label: the old colour is
+# scaled down only once they list the new colour's endpoints alone.
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]
-  verbs: ["get", "list", "watch"]
-# Pods of each colour: read to explain a stuck rollout (crash loops, image pull errors).
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list"]
-# Events on Releases, one per transition: posted through the core API (as Kopf does) and the
-# events.k8s.io API; patched when Kubernetes aggregates a repeated event.
+  verbs: ["list"]
+# Core (v1) Events on Releases: the operator posts one per transition, and Kopf posts its
+# own; both only create (no patch, no events.k8s.io API).
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- if and (include "greenlight.peeringActive" .) (not (empty .Values.operator.watchNamespaces)) }}
 # Kopf peering in each watched namespace: replicas announce themselves in a KopfPeering object
 # and watch it to decide which one acts.
