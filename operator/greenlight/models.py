@@ -436,6 +436,15 @@ class ReleaseStatus(_StatusModel):
     current_revision: Annotated[
         int, Field(default=0, ge=0, description="The revision being released.")
     ]
+    latest_revision: Annotated[
+        int,
+        Field(
+            default=0,
+            ge=0,
+            description="The highest revision number ever given; numbers are never reused, "
+            "even after the history that listed them was trimmed.",
+        ),
+    ]
     current_template_hash: Annotated[
         str, Field(default="", description="Hash of the current revision's pod template.")
     ]
@@ -466,6 +475,14 @@ class ReleaseStatus(_StatusModel):
     ]
     scale_down_after: Annotated[
         str | None, Field(default=None, description="The earliest time of that scale-down.")
+    ]
+    actions_pending: Annotated[
+        bool,
+        Field(
+            default=False,
+            description="The last tick changed something in the cluster; the next one confirms "
+            "it. Keeps the Release ticking until what status says is what the cluster has.",
+        ),
     ]
     gates: Annotated[
         list[GateStatus],

@@ -41,7 +41,10 @@ def template_hash(template: dict[str, Any]) -> str:
 
 def images_of(template: dict[str, Any]) -> tuple[str, ...]:
     """The images of the template's containers, in order (init containers are not shown)."""
-    containers = (template.get("spec") or {}).get("containers") or []
+    pod = template.get("spec")
+    containers = pod.get("containers") if isinstance(pod, dict) else None
+    if not isinstance(containers, list):
+        return ()
     return tuple(str(c.get("image", "")) for c in containers if isinstance(c, dict))
 
 

@@ -59,13 +59,15 @@ def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpe
 
 
 def _first_container_port(template: dict[str, Any]) -> int | None:
-    containers = (template.get("spec") or {}).get("containers") or []
-    if not containers or not isinstance(containers[0], dict):
+    pod = template.get("spec")
+    containers = pod.get("containers") if isinstance(pod, dict) else None
+    if not isinstance(containers, list) or not containers or not isinstance(containers[0], dict):
         return None
-    ports = containers[0].get("ports") or []
-    if ports and isinstance(ports[0], dict) and isinstance(ports[0].get("containerPort"), int):
-        return int(ports[0]["containerPort"])
-    return None
+    ports = containers[0].get("ports")
+    if not isinstance(ports, list) or not ports or not isinstance(ports[0], dict):
+        return None
+    port = ports[0].get("containerPort")
+    return port if isinstance(port, int) and not isinstance(port, bool) else None
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

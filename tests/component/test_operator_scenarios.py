@@ -368,3 +368,55 @@ def test_spec_change_while_the_last_tick_still_acts(
         status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
         assert status.stable_revision == 2
     assert_traffic_invariant(cluster)
+
+
+def test_switch_failing_after_the_status_write_is_completed_later(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """The tick that writes Succeeded then fails to create the active Service (an outage past
+    the client's retries): the Release keeps ticking until the Service exists."""
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy=FAST))
+        wait_phase(cluster, Phase.VERIFYING)
+        cluster.inject_errors(method="POST", path_regex=r"/services$", status=500, count=10_000)
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert selector_color(cluster) is None
+        assert status_of(cluster).actions_pending
+        cluster.clear_faults()
+        assert wait_for(lambda: selector_color(cluster) == "blue", timeout=10)
+        assert wait_for(lambda: not status_of(cluster).actions_pending, timeout=10)
+
+
+def test_a_foreign_service_named_later_fails_the_release_with_its_events(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "other", "namespace": NAMESPACE},
+            "spec": {"selector": {"app": "other"}, "ports": [{"port": 80}]},
+        }
+    )
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        update(cluster, {"service": {"name": "other"}})
+        status = wait_phase(cluster, Phase.FAILED, generation=2)
+        assert "spec.service.name" in status.message
+        assert wait_for(lambda: {"InvalidSpec", "Failed"} <= set(events(cluster)))
+    svc = cluster.get("v1", "services", NAMESPACE, "other")
+    assert svc is not None and svc["spec"]["selector"] == {"app": "other"}
+
+
+def test_malformed_ports_give_invalid_spec_not_a_crash_loop(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        broken = release(name="broken", strategy=FAST)
+        broken["spec"]["template"]["spec"]["containers"][0]["ports"] = 8000  # a common slip
+        cluster.create(broken)
+        cluster.create(release(name="fine", strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, name="broken")
+        assert "spec.service.targetPort" in status.message
+        wait_phase(cluster, Phase.SUCCEEDED, name="fine")

@@ -13,16 +13,17 @@ import datetime
 from collections.abc import Callable
 
 from greenlight import models
-from greenlight.models import Color, Phase
+from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import gating
-from greenlight.rollout.decide import decide
+from greenlight.rollout.decide import decide, wants_endpoints
 from greenlight.rollout.observation import (
     Annotations,
     ColorState,
     Observation,
     ProbeResult,
     ServiceState,
+    SpecProblem,
 )
 
 START = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -72,6 +73,11 @@ class World:
     # consecutive pre-switch passes per (revision, gate), for invariant 2
     preswitch_streak: dict[tuple[int, str], int] = dataclasses.field(default_factory=dict)
     switched_at_tick: int | None = None
+    # When set, every observation carries this problem, as an invalid spec would.
+    spec_problem: SpecProblem | None = None
+    # The first image ever stored under each revision: a revision's template never changes.
+    first_stored: dict[int, str] = dataclasses.field(default_factory=dict)
+    status_before: models.ReleaseStatus = dataclasses.field(default_factory=models.ReleaseStatus)
     ever_succeeded: bool = False
 
     @property
@@ -128,13 +134,17 @@ class World:
             preview_service=ServiceState(
                 exists=self.preview_selector is not None, selected_color=self.preview_selector
             ),
-            active_endpoint_colors=self.endpoint_colors(),
+            # As the operator does: the slices are read only when a scale-down is due.
+            active_endpoint_colors=(
+                self.endpoint_colors() if wants_endpoints(self.status, self.now) else None
+            ),
             annotations=Annotations(
                 promote=models.ANNOTATION_PROMOTE in self.annotations,
                 abort=models.ANNOTATION_ABORT in self.annotations,
                 rollback_to=self.annotations.get(models.ANNOTATION_ROLLBACK_TO),
             ),
             probe_results=probe_results,
+            spec_problem=self.spec_problem,
             stored_revisions=frozenset(self.stored),
         )
 
@@ -162,6 +172,7 @@ class World:
 
     def step(self) -> None:
         decision = decide(self.spec, self.status, self.observe(self.probe()))
+        self.status_before = self.status
         self.status = decision.status
         for action in decision.actions:
             self.apply(action)
@@ -189,7 +200,13 @@ class World:
     def apply(self, action: act.Action) -> None:
         match action:
             case act.StoreRevision(revision=revision):
-                self.stored[revision] = self.spec.template["spec"]["containers"][0]["image"]
+                image = self.spec.template["spec"]["containers"][0]["image"]
+                first = self.first_stored.setdefault(revision, image)
+                if first != image:
+                    self.violations.append(
+                        f"tick {self.tick}: revision {revision} re-stored as {image} ({first})"
+                    )
+                self.stored[revision] = image
             case act.DeployColor(color=color, revision=revision, replicas=replicas):
                 if revision not in self.stored:
                     self.violations.append(
@@ -226,7 +243,15 @@ class World:
         if color == self.active_selector:
             return
         revision = self.deployments[color].revision if color in self.deployments else 0
-        if revision != self.status.stable_revision or self.status.phase is Phase.POST_VERIFICATION:
+        # Judged against what was stable before this decision: a decision that calls a
+        # revision stable as it switches to it must not excuse itself.
+        before = self.status_before
+        returning = revision == before.stable_revision and str(color) == before.stable_color
+        # An instant rollback may skip the gates only to a revision that once passed them all.
+        proven = any(
+            e.revision == revision and e.outcome is Outcome.SUCCEEDED for e in before.history
+        )
+        if not returning and not proven:
             # A forward switch (to a revision not yet stable): invariant 2.
             for gate in self.spec.gates:
                 if self.preswitch_streak.get((revision, gate.name), 0) < gate.success_threshold:

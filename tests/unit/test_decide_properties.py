@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from greenlight import models
 from greenlight.models import Phase
 from greenlight.rollout.actions import ServiceRole
+from greenlight.rollout.decide import needs_attention
+from greenlight.rollout.observation import SpecProblem
 from tests.unit.rollout_world import World, spec_of
 
 GATES = [
@@ -30,16 +32,18 @@ GATES = [
 
 user_step = st.one_of(
     st.just(("tick",)),
-    st.tuples(st.just("image"), st.integers(min_value=1, max_value=5)),
+    st.tuples(st.just("image"), st.integers(min_value=1, max_value=6)),
     st.tuples(
         st.just("annotate"), st.sampled_from([models.ANNOTATION_PROMOTE, models.ANNOTATION_ABORT])
     ),
-    st.tuples(st.just("rollback"), st.sampled_from(["1", "2", "3", "x", "0"])),
+    st.tuples(st.just("rollback"), st.sampled_from(["1", "2", "3", "4", "5", "x", "0"])),
     st.tuples(st.just("replicas"), st.integers(min_value=1, max_value=3)),
+    st.tuples(st.just("invalid"), st.booleans()),
+    st.tuples(st.just("wait"), st.integers(min_value=1, max_value=12)),
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     preswitch_bad=st.frozensets(st.integers(min_value=1, max_value=8)),
     postswitch_bad=st.frozensets(st.integers(min_value=1, max_value=8)),
@@ -47,7 +51,8 @@ user_step = st.one_of(
     lag=st.integers(min_value=0, max_value=4),
     auto_promote=st.booleans(),
     delay=st.integers(min_value=0, max_value=5),
-    steps=st.lists(user_step, min_size=1, max_size=25),
+    limit=st.integers(min_value=1, max_value=4),
+    steps=st.lists(user_step, min_size=1, max_size=40),
 )
 def test_invariants_hold_for_any_sequence(
     preswitch_bad: frozenset[int],
@@ -56,12 +61,14 @@ def test_invariants_hold_for_any_sequence(
     lag: int,
     auto_promote: bool,
     delay: int,
+    limit: int,
     steps: list[tuple[object, ...]],
 ) -> None:
     def fields(image: int, replicas: int = 1) -> dict[str, object]:
         return {
             "gates": GATES,
             "replicas": replicas,
+            "revisionHistoryLimit": limit,
             "verification": {
                 "durationSeconds": 2,
                 "gates": [{"name": "post", "http": {"path": "/"}, "failureThreshold": 1}],
@@ -96,12 +103,32 @@ def test_invariants_hold_for_any_sequence(
                 world.annotate(key)
             case ("rollback", str(value)):
                 world.annotate(models.ANNOTATION_ROLLBACK_TO, value)
+            case ("invalid", bool(invalid)):
+                # The spec turns invalid (or valid again): a new generation either way.
+                world.spec_problem = (
+                    SpecProblem(field="spec.gates[0].tcp", message="is unknown")
+                    if invalid
+                    else None
+                )
+                world.generation += 1
+            case ("wait", int(ticks)):
+                world.run(ticks)
         world.run(3)
     world.annotate(models.ANNOTATION_PROMOTE)
-    world.run(40, until=lambda w: w.status.phase.is_terminal and not w.status.scale_down_color)
+
+    def idle(w: World) -> bool:
+        return not needs_attention(
+            generation=w.generation, status=w.status, annotations=w.annotations
+        )
+
+    world.run(80, until=idle)
     assert world.violations == []
-    # Whatever happened, the release settles: nothing stays in flight forever.
+    # Whatever happened, the release settles and goes idle: nothing ticks for ever.
+    assert idle(world), world.status
     assert world.status.phase.is_terminal, world.status.message
+    # At rest only the colour that carries traffic runs pods.
+    left = [c for c, d in world.deployments.items() if c != world.active_selector and d.replicas]
+    assert left == [], (left, world.status)
     if world.status.phase is Phase.SUCCEEDED:
         assert world.active_selector is not None
         assert world.status.stable_revision == world.status.current_revision

@@ -54,10 +54,18 @@ def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
 
 
 def read_annotations(annotations: Mapping[str, str]) -> Annotations:
+    flags = {models.ANNOTATION_PROMOTE: False, models.ANNOTATION_ABORT: False}
+    malformed: list[str] = []
+    for key in flags:
+        if key in annotations:
+            flags[key] = annotations[key].strip().lower() == "true"
+            if not flags[key]:
+                malformed.append(key)
     return Annotations(
-        promote=annotations.get(models.ANNOTATION_PROMOTE, "").lower() == "true",
-        abort=annotations.get(models.ANNOTATION_ABORT, "").lower() == "true",
+        promote=flags[models.ANNOTATION_PROMOTE],
+        abort=flags[models.ANNOTATION_ABORT],
         rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
+        malformed=tuple(malformed),
     )
 
 
@@ -71,7 +79,10 @@ async def reconcile(
     raw_spec = dict(body.get("spec") or {})
     status = read_status(body)
     now = runtime.clock()
-    checked = validation.validate_spec(raw_spec)
+    try:
+        checked: validation.ValidSpec | SpecProblem = validation.validate_spec(raw_spec)
+    except Exception as error:  # a shape no check foresaw must not crash-loop the Release
+        checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
     spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
     problem = checked if isinstance(checked, SpecProblem) else None
     target = _target(metadata, raw_spec, checked)
@@ -100,9 +111,20 @@ async def reconcile(
     if decision.status != status:
         document = decision.status.model_dump(by_alias=True, mode="json")
         await runtime.blocking(runtime.gateway.write_status, target, document)
-    for action in decision.actions:
-        await runtime.blocking(runtime.gateway.apply, target, action)
-    _report(status, decision, target, logger)
+    changes = [a for a in decision.actions if not isinstance(a, act.PostEvent)]
+    events = [a for a in decision.actions if isinstance(a, act.PostEvent)]
+    try:
+        for action in changes:
+            await runtime.blocking(runtime.gateway.apply, target, action)
+    finally:
+        # Invariant 7: the Events of this decision are posted even when an action failed;
+        # the next tick re-derives the action, but would not post this transition again.
+        for event in events:
+            try:
+                await runtime.blocking(runtime.gateway.apply, target, event)
+            except Exception as error:  # an Event is not worth failing the tick for
+                logger.warning("could not post Event %s: %s", event.reason, error)
+        _report(status, decision, target, logger)
     return decision
 
 

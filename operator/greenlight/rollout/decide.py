@@ -44,7 +44,7 @@ class Decision:
 def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
-    draft = Draft.of(status, obs.now)
+    draft = Draft.of(status, obs.now, obs.colors)
     problem = obs.spec_problem or _foreign_service_problem(obs)
     if spec is None or problem is not None:
         _fail_invalid_spec(draft, problem or SpecProblem(field="spec", message="is missing"))
@@ -57,7 +57,10 @@ def decide(
         _prune_revisions(draft, obs)
     _keep_traffic(draft, obs)
     _scale_down_when_drained(draft, obs)
-    draft.set(observed_generation=obs.generation)
+    draft.set(
+        observed_generation=obs.generation,
+        actions_pending=any(not isinstance(a, act.PostEvent) for a in draft.actions),
+    )
     previous_phase = status.phase
     if draft.phase is not previous_phase:
         draft.event(
@@ -69,7 +72,7 @@ def decide(
         conditions=conditions.compute(
             status.conditions,
             phase=draft.phase,
-            active_serving=_active_serving(draft, obs),
+            active_serving=_active_serving(obs),
             invalid_spec=problem if spec is None or problem is not None else None,
             message=draft.status["message"],
             generation=obs.generation,
@@ -93,6 +96,7 @@ def needs_attention(
         status.phase in IN_FLIGHT
         or generation != status.observed_generation
         or bool(status.scale_down_color)
+        or status.actions_pending
         or any(key in annotations for key in _ACTION_ANNOTATIONS)
     )
 
@@ -132,7 +136,7 @@ def _foreign_service_problem(obs: Observation) -> SpecProblem | None:
 
 def _fail_invalid_spec(draft: Draft, problem: SpecProblem) -> None:
     """Stops where it is: traffic returns to stable if it was on an unverified revision."""
-    message = f"invalid spec: {problem.field} {problem.message}"
+    message = f"{_INVALID}: {problem.field} {problem.message}"
     if draft.phase in IN_FLIGHT:
         _abandon(draft, Outcome.FAILED, message)
     if draft.phase is not Phase.FAILED or draft.status["message"] != message:
@@ -156,24 +160,38 @@ def _drop_annotations(draft: Draft, obs: Observation, *, why: str) -> None:
         draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
 
 
+def _ignore_annotation(draft: Draft, key: str, why: str) -> None:
+    draft.act(act.RemoveAnnotation(key=key))
+    draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
+
+
 def _act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     notes = obs.annotations
+    for key in notes.malformed:
+        _ignore_annotation(draft, key, 'its value must be "true"')
     if notes.abort:
-        draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ABORT))
         if draft.phase in IN_FLIGHT:
+            draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ABORT))
             _abandon(draft, Outcome.ABORTED, "aborted by request")
             draft.enter(Phase.ABORTED, _after_abandon_message(draft, "aborted by request"))
+        else:
+            _ignore_annotation(
+                draft, models.ANNOTATION_ABORT, f"nothing is in flight ({draft.phase})"
+            )
     if notes.rollback_to is not None:
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ROLLBACK_TO))
         _roll_back_to(draft, spec, obs, notes.rollback_to)
-    if notes.promote and draft.phase not in (
-        Phase.PENDING,
-        Phase.PROGRESSING,
-        Phase.VERIFYING,
-        Phase.AWAITING_PROMOTION,
+    new_template = obs.template_hash != draft.status["observed_template_hash"]
+    if (
+        notes.promote
+        and not new_template  # a promote applied with a new template waits for it
+        and draft.phase
+        not in (Phase.PENDING, Phase.PROGRESSING, Phase.VERIFYING, Phase.AWAITING_PROMOTION)
     ):
         # Nothing left to promote; before AwaitingPromotion the annotation waits its turn.
-        draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
+        _ignore_annotation(
+            draft, models.ANNOTATION_PROMOTE, f"nothing awaits promotion ({draft.phase})"
+        )
 
 
 def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, raw: str) -> None:
@@ -190,9 +208,21 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, raw:
     if revision == draft.current_revision and (
         draft.phase in IN_FLIGHT or draft.phase is Phase.SUCCEEDED
     ):
-        return  # already being released, or released: acting again would change nothing
+        # Already being released, or released: acting again would change nothing.
+        draft.event(
+            "ActionIgnored",
+            f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} ignored: revision {revision} is already "
+            f"{'being released' if draft.phase in IN_FLIGHT else 'live'}",
+            warning=True,
+        )
+        return
     entry = known[revision]
-    warm = _warm_color_of(draft, obs, revision)
+    # The instant path skips the gates, so only a revision that once passed everything may
+    # take it; a warm colour of a revision that failed goes through the gates again.
+    proven = any(
+        e.revision == revision and e.outcome is Outcome.SUCCEEDED for e in draft.status["history"]
+    )
+    warm = _warm_color_of(draft, obs, revision) if proven else None
     if draft.phase in IN_FLIGHT:
         _abandon(draft, Outcome.SUPERSEDED, f"superseded by a rollback to revision {revision}")
     if warm is not None and draft.phase not in IN_FLIGHT:
@@ -262,10 +292,26 @@ def _start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation
         if draft.phase is Phase.FAILED and draft.current_revision:
             _recover_from_invalid_spec(draft, spec, obs)
         return
-    revision = max([draft.current_revision, *(e.revision for e in draft.status["history"])]) + 1
+    # Numbers only grow, past trimmed history too: `latestRevision` remembers the highest.
+    revision = 1 + max(
+        [
+            draft.status["latest_revision"],
+            draft.current_revision,
+            draft.stable_revision,
+            *(e.revision for e in draft.status["history"]),
+            *obs.stored_revisions,
+        ]
+    )
     if draft.phase in IN_FLIGHT and draft.current_revision:
         _abandon(draft, Outcome.SUPERSEDED, f"superseded by revision {revision}")
-    draft.set(observed_template_hash=obs.template_hash)
+        if obs.annotations.promote:
+            # A promote was given for the superseded revision, not for this one.
+            _ignore_annotation(
+                draft,
+                models.ANNOTATION_PROMOTE,
+                f"revision {draft.current_revision} it promoted was superseded by {revision}",
+            )
+    draft.set(observed_template_hash=obs.template_hash, latest_revision=revision)
     _begin_release(
         draft,
         spec,
@@ -278,12 +324,31 @@ def _start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation
     )
 
 
+_INVALID = "invalid spec"
+_PHASE_OF_OUTCOME = {
+    Outcome.SUCCEEDED: Phase.SUCCEEDED,
+    Outcome.ROLLED_BACK: Phase.ROLLED_BACK,
+    Outcome.ABORTED: Phase.ABORTED,
+    Outcome.FAILED: Phase.FAILED,
+}
+
+
 def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     """The spec is valid again with the same template: resume where the fix leaves us."""
-    if not draft.status["message"].startswith("invalid spec"):
+    if not draft.status["message"].startswith(_INVALID):
         return
-    if draft.current_revision == draft.stable_revision:
+    entry = next((e for e in draft.status["history"] if e.revision == draft.current_revision), None)
+    interrupted = (
+        entry is not None and entry.outcome is Outcome.FAILED and entry.reason.startswith(_INVALID)
+    )
+    if draft.current_revision == draft.stable_revision and not interrupted:
         draft.enter(Phase.SUCCEEDED, f"revision {draft.stable_revision} is live; spec valid again")
+    elif not interrupted:
+        # The revision had ended before the spec turned invalid (aborted, rolled back): it
+        # stays ended. Only a release the invalid spec interrupted is resumed.
+        outcome = entry.outcome if entry is not None else Outcome.FAILED
+        phase = _PHASE_OF_OUTCOME.get(outcome, Phase.FAILED)
+        draft.enter(phase, f"spec valid again; revision {draft.current_revision}: {outcome}")
     else:
         _begin_release(
             draft,
@@ -367,7 +432,12 @@ def _fail_release(draft: Draft, reason: str) -> None:
 def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     target = draft.preview
     state = obs.colors.get(target) if target is not None else None
-    if state is not None and state.revision == draft.current_revision and state.serving:
+    if (
+        state is not None
+        and state.revision == draft.current_revision
+        and state.rolled_out
+        and state.serving
+    ):
         gates, _ = gating.gates_for_phase(spec, Phase.VERIFYING)
         draft.set(gates=gating.fresh_gate_statuses(gates))
         draft.enter(
@@ -413,7 +483,14 @@ def _fold_gates(
 ) -> list[models.GateStatus]:
     """Applies this tick's probe results and posts an Event for each gate that passed or failed."""
     before = {state.name: state.phase for state in draft.status["gates"]}
-    states = gating.fold_results(spec, draft.phase, draft.status["gates"], obs.probe_results)
+    # A probe goes through a Service; it tells about our colour only if that Service selects
+    # it (a failed or lagging selector patch would credit another colour's health).
+    if draft.phase is Phase.VERIFYING:
+        aimed = obs.preview_service.selected_color == draft.preview
+    else:
+        aimed = obs.active_service.selected_color == draft.active
+    results = obs.probe_results if aimed else ()
+    states = gating.fold_results(spec, draft.phase, draft.status["gates"], results)
     for state in states:
         if state.phase is not before.get(state.name) and state.phase in (
             GatePhase.PASSED,
@@ -446,7 +523,7 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
             f"verifying for {verification.duration_seconds}s",
         )
     else:
-        _succeed(draft, spec)
+        _succeed(draft, spec, obs)
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -455,18 +532,35 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     if failed is not None:
         _fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
         return
-    duration = spec.verification.duration_seconds if spec.verification else 0
+    verification = spec.verification
+    duration = verification.duration_seconds if verification else 0
     elapsed = seconds_since(draft.status["switched_at"], draft.now) or 0.0
     if elapsed >= duration and gating.all_passed(states):
-        _succeed(draft, spec)
+        _succeed(draft, spec, obs)
+        return
+    # A gate that neither passes nor fails (flapping, or needing more passes than the window
+    # has) must not leave traffic on an unverified revision for ever: past the window, plus
+    # the time its thresholds need, plus one interval of grace, not passing is failing.
+    gates = list(verification.gates) if verification else []
+    needed = max((g.interval_seconds * g.success_threshold for g in gates), default=0)
+    grace = max((g.interval_seconds for g in gates), default=0)
+    if elapsed >= max(duration, needed) + grace:
+        pending = next(state for state in states if state.phase is not GatePhase.PASSED)
+        _fail_release(
+            draft,
+            f"post-switch gate {pending.name} did not pass within the verification window "
+            f"({pending.successes} of its passes, last: {pending.last_message or 'no answer'})",
+        )
 
 
-def _succeed(draft: Draft, spec: models.ReleaseSpec) -> None:
-    previous = draft.stable
+def _succeed(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     revision = draft.current_revision
     draft.finish_history(Outcome.SUCCEEDED, "every gate passed")
     draft.set(stable_revision=revision, stable_color=draft.active)
-    _schedule_scale_down(draft, previous, delay=spec.strategy.scale_down_delay_seconds)
+    # The other colour: the previous stable one, or one that kept traffic after a first
+    # release that failed post-switch. Either way it stays warm for the delay, then goes.
+    other = draft.active.other if draft.active is not None else None
+    _schedule_scale_down(draft, other, delay=spec.strategy.scale_down_delay_seconds)
     draft.enter(Phase.SUCCEEDED, f"revision {revision} is live in {draft.active}")
 
 
@@ -480,8 +574,11 @@ def _abandon(draft: Draft, outcome: Outcome, reason: str) -> None:
             f"active Service back on {stable} (revision {draft.stable_revision}): {reason}",
             warning=True,
         )
-    if preview is not None and preview != stable:
-        _schedule_scale_down(draft, preview, delay=0)
+    # What does not carry traffic (after the switch back) is no longer needed: the abandoned
+    # colour, or, with no stable revision yet, whichever colour traffic is not on.
+    idle = draft.active.other if draft.active is not None else preview
+    if idle is not None and idle != draft.stable:
+        _schedule_scale_down(draft, idle, delay=0)
     draft.finish_history(outcome, reason)
     if draft.stable is not None:
         draft.set(preview_color=str(stable))
@@ -494,7 +591,7 @@ def _after_abandon_message(draft: Draft, reason: str) -> str:
 
 
 def _schedule_scale_down(draft: Draft, color: Color | None, *, delay: int) -> None:
-    if color is None or color == draft.active:
+    if color is None or color == draft.active or not draft.running(color):
         return
     after = draft.now + datetime.timedelta(seconds=delay)
     draft.set(scale_down_color=str(color), scale_down_after=format_time(after))
@@ -536,12 +633,20 @@ def _keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) ->
 def _keep_traffic(draft: Draft, obs: Observation) -> None:
     """The Services select what status says, and never a colour without ready pods."""
     active = draft.active
-    if active is not None and obs.active_service.selected_color != active:
+    if (
+        active is not None
+        and not obs.active_service.foreign
+        and obs.active_service.selected_color != active
+    ):
         state = obs.colors.get(active)
         if state is not None and state.serving:
             draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=active))
     preview = draft.preview
-    if preview is not None and obs.preview_service.selected_color != preview:
+    if (
+        preview is not None
+        and not obs.preview_service.foreign
+        and obs.preview_service.selected_color != preview
+    ):
         draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=preview))
 
 
@@ -572,7 +677,8 @@ def _prune_revisions(draft: Draft, obs: Observation) -> None:
         draft.act(act.PruneRevisions(keep=frozenset(keep)))
 
 
-def _active_serving(draft: Draft, obs: Observation) -> bool:
-    active = draft.active
-    state = obs.colors.get(active) if active is not None else None
+def _active_serving(obs: Observation) -> bool:
+    """Whether the active Service, as observed, selects a colour with ready pods."""
+    selected = obs.active_service.selected_color
+    state = obs.colors.get(selected) if selected is not None else None
     return state is not None and state.serving

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from greenlight import models
 from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
+from greenlight.rollout.observation import ColorState
 from greenlight.rollout.timestamps import format_time
 
 
@@ -20,11 +22,23 @@ from greenlight.rollout.timestamps import format_time
 class Draft:
     status: dict[str, Any]  # ReleaseStatus fields by their Python names
     now: datetime.datetime
+    # The colours' Deployments as observed this tick (read-only for the steps).
+    colors: Mapping[Color, ColorState] = dataclasses.field(default_factory=dict)
     actions: list[act.Action] = dataclasses.field(default_factory=list)
 
     @classmethod
-    def of(cls, status: models.ReleaseStatus, now: datetime.datetime) -> Draft:
-        return cls(status=dict(status), now=now)
+    def of(
+        cls,
+        status: models.ReleaseStatus,
+        now: datetime.datetime,
+        colors: Mapping[Color, ColorState],
+    ) -> Draft:
+        return cls(status=dict(status), now=now, colors=colors)
+
+    def running(self, color: Color) -> bool:
+        """Whether the colour's Deployment exists with pods asked for."""
+        state = self.colors.get(color)
+        return state is not None and state.exists and state.replicas > 0
 
     def finish(self) -> models.ReleaseStatus:
         return models.ReleaseStatus.model_validate(self.status)

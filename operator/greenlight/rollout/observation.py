@@ -23,8 +23,13 @@ class ColorState:
 
     @property
     def serving(self) -> bool:
-        """True when it has ready pods of its revision, so a Service may select it."""
-        return self.exists and self.rolled_out and self.ready_replicas > 0
+        """True when it has ready pods, so a Service may select it (invariant 1).
+
+        Deliberately not `rolled_out`: a colour that is scaling still has ready pods, and
+        traffic must be able to return to it. Whether a new revision is fully rolled out is
+        the readiness gate of Progressing, which checks `rolled_out` as well.
+        """
+        return self.exists and self.ready_replicas > 0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -59,6 +64,9 @@ class Annotations:
     promote: bool = False
     abort: bool = False
     rollback_to: str | None = None  # raw value; the decision validates it
+    # Action annotations present with a value other than "true" (promote and abort only):
+    # removed with a Warning Event, so that they never keep an idle Release ticking.
+    malformed: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
