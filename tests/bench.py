@@ -121,6 +121,11 @@ def scale_down_done(cluster: EmulatedCluster, name: str) -> bool:
     return not body.get("status", {}).get("scaleDownColor")
 
 
+def first_patch_after(cluster: EmulatedCluster, service: str, moment: float) -> float | None:
+    later = [t for t in service_patches(cluster, service) if t >= moment]
+    return min(later) if later else None
+
+
 def service_patches(cluster: EmulatedCluster, service: str) -> list[float]:
     return [
         r.time
@@ -175,17 +180,19 @@ def bench_latencies(rounds: int, workdir: pathlib.Path) -> dict[str, Any]:
             wait_phase(cluster, name, "Succeeded")
             wait_for(functools.partial(scale_down_done, cluster, name), timeout=30)
             per_release.append(len(cluster.requests) / 2)
-            patches = service_patches(cluster, name)
             passes = [t for t, rel, image, ok in apps.answers if rel == name and image == "app:2"]
-            first_patch_after = min(p for p in patches if p >= passes[0])
-            last_pass_before = max(t for t in passes if t <= first_patch_after)
-            switch.append((first_patch_after - last_pass_before) * 1000)
+            switched = first_patch_after(cluster, name, passes[0])
+            assert switched is not None
+            last_pass_before = max(t for t in passes if t <= switched)
+            switch.append((switched - last_pass_before) * 1000)
             # Rollback latency: a failing post-switch probe -> the Service PATCHed back.
             apps.unhealthy.add(("app:3", "/verify"))
             set_image(cluster, "app:3", name)
             wait_phase(cluster, name, "RolledBack")
             failed = min(t for t, rel, image, ok in apps.answers if rel == name and not ok)
-            back = min(p for p in service_patches(cluster, name) if p >= failed)
+            # Status is written before the Service is patched: wait for the patch itself.
+            back = wait_for(functools.partial(first_patch_after, cluster, name, failed), timeout=10)
+            assert back is not None
             rollback.append((back - failed) * 1000)
     return {
         "switch_ms": switch,

@@ -31,6 +31,7 @@ LABEL_REVISION = f"{GROUP}/revision"
 ANNOTATION_PROMOTE = f"{GROUP}/promote"
 ANNOTATION_ABORT = f"{GROUP}/abort"
 ANNOTATION_ROLLBACK_TO = f"{GROUP}/rollback-to"
+ACTION_ANNOTATIONS = (ANNOTATION_PROMOTE, ANNOTATION_ABORT, ANNOTATION_ROLLBACK_TO)
 
 # A DNS-1035 label, as Services require of their names.
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -67,6 +68,8 @@ class Phase(enum.StrEnum):
 
 
 _TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED, Phase.FAILED})
+# Phases with a release in flight: the operator keeps ticking the Release while in one.
+IN_FLIGHT_PHASES = frozenset(phase for phase in Phase if phase not in _TERMINAL_PHASES)
 
 
 class GatePhase(enum.StrEnum):

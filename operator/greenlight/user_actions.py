@@ -14,22 +14,10 @@ from collections.abc import Mapping
 from greenlight import models
 from greenlight.models import Phase
 
-IN_FLIGHT = frozenset(
-    {
-        Phase.PENDING,
-        Phase.PROGRESSING,
-        Phase.VERIFYING,
-        Phase.AWAITING_PROMOTION,
-        Phase.POST_VERIFICATION,
-    }
-)
+IN_FLIGHT = models.IN_FLIGHT_PHASES
 
 
-ACTION_ANNOTATIONS = (
-    models.ANNOTATION_PROMOTE,
-    models.ANNOTATION_ABORT,
-    models.ANNOTATION_ROLLBACK_TO,
-)
+ACTION_ANNOTATIONS = models.ACTION_ANNOTATIONS
 
 
 class ActionRefused(Exception):

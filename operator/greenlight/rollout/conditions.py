@@ -6,7 +6,7 @@ contract: see the README's "Conditions" table.
 
 from __future__ import annotations
 
-from greenlight.models import Condition, Phase
+from greenlight.models import IN_FLIGHT_PHASES, Condition, Phase
 from greenlight.rollout.observation import SpecProblem
 
 AVAILABLE = "Available"
@@ -14,14 +14,6 @@ PROGRESSING = "Progressing"
 PROMOTED = "Promoted"
 DEGRADED = "Degraded"
 INVALID_SPEC = "InvalidSpec"
-
-_IN_FLIGHT = {
-    Phase.PENDING,
-    Phase.PROGRESSING,
-    Phase.VERIFYING,
-    Phase.AWAITING_PROMOTION,
-    Phase.POST_VERIFICATION,
-}
 
 
 def compute(
@@ -43,7 +35,7 @@ def compute(
             if active_serving
             else "no colour with ready pods receives traffic",
         ),
-        _make(PROGRESSING, phase in _IN_FLIGHT, str(phase), message),
+        _make(PROGRESSING, phase in IN_FLIGHT_PHASES, str(phase), message),
         _make(PROMOTED, phase in (Phase.POST_VERIFICATION, Phase.SUCCEEDED), str(phase), message),
         _make(DEGRADED, phase in (Phase.ROLLED_BACK, Phase.FAILED), str(phase), message),
         _make(

@@ -1,0 +1,154 @@
+"""Moving the release in flight along its phases: rollout, gates, promotion, switch, checks."""
+
+from __future__ import annotations
+
+from greenlight import models
+from greenlight.models import GatePhase, Phase
+from greenlight.rollout import actions as act
+from greenlight.rollout import gating
+from greenlight.rollout.draft import Draft
+from greenlight.rollout.observation import Observation
+from greenlight.rollout.timestamps import seconds_since
+from greenlight.rollout.transitions import fail_release, succeed
+
+
+def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    """Moves the release in flight as far as this observation allows."""
+    if draft.phase is Phase.PROGRESSING:
+        _progress(draft, spec, obs)
+    if draft.phase is Phase.VERIFYING:
+        _verify(draft, spec, obs)
+    if draft.phase is Phase.AWAITING_PROMOTION and obs.annotations.promote:
+        draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
+        _switch_forward(draft, spec, obs, why="promoted by request")
+    if draft.phase is Phase.POST_VERIFICATION:
+        _post_verify(draft, spec, obs)
+
+
+def _deadline_passed(draft: Draft, spec: models.ReleaseSpec) -> bool:
+    elapsed = seconds_since(draft.status["release_started_at"], draft.now)
+    return elapsed is not None and elapsed > spec.strategy.progress_deadline_seconds
+
+
+def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    target = draft.preview
+    state = obs.colors.get(target) if target is not None else None
+    if (
+        state is not None
+        and state.revision == draft.current_revision
+        and state.rolled_out
+        and state.serving
+    ):
+        gates, _ = gating.gates_for_phase(spec, Phase.VERIFYING)
+        draft.set(gates=gating.fresh_gate_statuses(gates))
+        draft.enter(
+            Phase.VERIFYING,
+            f"revision {draft.current_revision} is ready in "
+            f"{target}; running {len(gates)} pre-switch gate(s)",
+        )
+    elif _deadline_passed(draft, spec):
+        fail_release(
+            draft,
+            f"revision {draft.current_revision} did not become ready within "
+            f"{spec.strategy.progress_deadline_seconds}s",
+        )
+
+
+def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    states = _fold_gates(draft, spec, obs)
+    failed = gating.first_failed(states)
+    if failed is not None:
+        fail_release(draft, f"pre-switch gate {failed.name} failed: {failed.last_message}")
+        return
+    if not gating.all_passed(states):
+        if _deadline_passed(draft, spec):
+            fail_release(
+                draft,
+                f"pre-switch gates did not pass within {spec.strategy.progress_deadline_seconds}s",
+            )
+        return
+    if spec.strategy.auto_promote or obs.annotations.promote:
+        if obs.annotations.promote:
+            draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
+        _switch_forward(draft, spec, obs, why="every pre-switch gate passed")
+    else:
+        draft.enter(
+            Phase.AWAITING_PROMOTION,
+            f"revision {draft.current_revision} passed every "
+            f"pre-switch gate; waiting for {models.ANNOTATION_PROMOTE}",
+        )
+
+
+def _fold_gates(
+    draft: Draft, spec: models.ReleaseSpec, obs: Observation
+) -> list[models.GateStatus]:
+    """Applies this tick's probe results and posts an Event for each gate that passed or failed."""
+    before = {state.name: state.phase for state in draft.status["gates"]}
+    # A probe goes through a Service; it tells about our colour only if that Service selects
+    # it (a failed or lagging selector patch would credit another colour's health).
+    if draft.phase is Phase.VERIFYING:
+        aimed = obs.preview_service.selected_color == draft.preview
+    else:
+        aimed = obs.active_service.selected_color == draft.active
+    results = obs.probe_results if aimed else ()
+    states = gating.fold_results(spec, draft.phase, draft.status["gates"], results)
+    for state in states:
+        if state.phase is not before.get(state.name) and state.phase in (
+            GatePhase.PASSED,
+            GatePhase.FAILED,
+        ):
+            failed = state.phase is GatePhase.FAILED
+            draft.event(
+                f"Gate{state.phase}", f"gate {state.name}: {state.last_message}", warning=failed
+            )
+    draft.set(gates=states)
+    return states
+
+
+def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *, why: str) -> None:
+    target = draft.preview
+    state = obs.colors.get(target) if target is not None else None
+    if target is None or state is None or not state.serving:
+        return  # invariant 1: never point the active Service at a colour without ready pods
+    draft.set(active_color=target, switched_at=draft.now_text)
+    draft.event(
+        "SwitchService",
+        f"active Service now selects {target} (revision {draft.current_revision}): {why}",
+    )
+    verification = spec.verification
+    if verification is not None:
+        draft.set(gates=gating.fresh_gate_statuses(list(verification.gates)))
+        draft.enter(
+            Phase.POST_VERIFICATION,
+            f"traffic is on revision {draft.current_revision}; "
+            f"verifying for {verification.duration_seconds}s",
+        )
+    else:
+        succeed(draft, spec, obs)
+
+
+def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    states = _fold_gates(draft, spec, obs)
+    failed = gating.first_failed(states)
+    if failed is not None:
+        fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
+        return
+    verification = spec.verification
+    duration = verification.duration_seconds if verification else 0
+    elapsed = seconds_since(draft.status["switched_at"], draft.now) or 0.0
+    if elapsed >= duration and gating.all_passed(states):
+        succeed(draft, spec, obs)
+        return
+    # A gate that neither passes nor fails (flapping, or needing more passes than the window
+    # has) must not leave traffic on an unverified revision for ever: past the window, plus
+    # the time its thresholds need, plus one interval of grace, not passing is failing.
+    gates = list(verification.gates) if verification else []
+    needed = max((g.interval_seconds * g.success_threshold for g in gates), default=0)
+    grace = max((g.interval_seconds for g in gates), default=0)
+    if elapsed >= max(duration, needed) + grace:
+        pending = next(state for state in states if state.phase is not GatePhase.PASSED)
+        fail_release(
+            draft,
+            f"post-switch gate {pending.name} did not pass within the verification window "
+            f"({pending.successes} of its passes, last: {pending.last_message or 'no answer'})",
+        )

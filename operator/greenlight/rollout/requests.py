@@ -1,0 +1,159 @@
+"""The action annotations people and pipelines set: promote, abort, rollback-to.
+
+Each is acted on or refused with a Warning Event, and removed either way, so none is left
+behind to keep an idle Release ticking.
+"""
+
+from __future__ import annotations
+
+from greenlight import models
+from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
+from greenlight.models import Color, Outcome, Phase
+from greenlight.rollout import actions as act
+from greenlight.rollout.draft import Draft
+from greenlight.rollout.observation import Observation
+from greenlight.rollout.transitions import (
+    abandon,
+    after_abandon_message,
+    begin_release,
+    ignore_annotation,
+    schedule_scale_down,
+)
+
+
+def drop_annotations(draft: Draft, obs: Observation, *, why: str) -> None:
+    notes = obs.annotations
+    present = [
+        key
+        for key, here in (
+            (models.ANNOTATION_PROMOTE, notes.promote),
+            (models.ANNOTATION_ABORT, notes.abort),
+            (models.ANNOTATION_ROLLBACK_TO, notes.rollback_to is not None),
+        )
+        if here
+    ]
+    for key in present:
+        draft.act(act.RemoveAnnotation(key=key))
+        draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
+
+
+def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    notes = obs.annotations
+    for key in notes.malformed:
+        ignore_annotation(draft, key, 'its value must be "true"')
+    if notes.abort:
+        if draft.phase in IN_FLIGHT:
+            draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ABORT))
+            abandon(draft, Outcome.ABORTED, "aborted by request")
+            draft.enter(Phase.ABORTED, after_abandon_message(draft, "aborted by request"))
+        else:
+            ignore_annotation(
+                draft, models.ANNOTATION_ABORT, f"nothing is in flight ({draft.phase})"
+            )
+    if notes.rollback_to is not None:
+        draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ROLLBACK_TO))
+        _roll_back_to(draft, spec, obs, notes.rollback_to)
+    new_template = obs.template_hash != draft.status["observed_template_hash"]
+    if (
+        notes.promote
+        and not new_template  # a promote applied with a new template waits for it
+        and draft.phase
+        not in (Phase.PENDING, Phase.PROGRESSING, Phase.VERIFYING, Phase.AWAITING_PROMOTION)
+    ):
+        # Nothing left to promote; before AwaitingPromotion the annotation waits its turn.
+        ignore_annotation(
+            draft, models.ANNOTATION_PROMOTE, f"nothing awaits promotion ({draft.phase})"
+        )
+
+
+def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, raw: str) -> None:
+    revision = int(raw) if raw.strip().isdigit() else 0
+    known = {entry.revision: entry for entry in reversed(draft.status["history"])}
+    if revision < 1 or revision not in known or revision not in obs.stored_revisions:
+        draft.event(
+            "RollbackRefused",
+            f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} names no revision that can be released "
+            f"(known: {', '.join(str(r) for r in sorted(obs.stored_revisions)) or 'none'})",
+            warning=True,
+        )
+        return
+    if revision == draft.current_revision and (
+        draft.phase in IN_FLIGHT or draft.phase is Phase.SUCCEEDED
+    ):
+        # Already being released, or released: acting again would change nothing.
+        draft.event(
+            "ActionIgnored",
+            f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} ignored: revision {revision} is already "
+            f"{'being released' if draft.phase in IN_FLIGHT else 'live'}",
+            warning=True,
+        )
+        return
+    entry = known[revision]
+    # The instant path skips the gates, so only a revision that once passed everything may
+    # take it; a warm colour of a revision that failed goes through the gates again.
+    proven = any(
+        e.revision == revision and e.outcome is Outcome.SUCCEEDED for e in draft.status["history"]
+    )
+    warm = _warm_color_of(draft, obs, revision) if proven else None
+    if draft.phase in IN_FLIGHT:
+        abandon(draft, Outcome.SUPERSEDED, f"superseded by a rollback to revision {revision}")
+    if warm is not None and draft.phase not in IN_FLIGHT:
+        _switch_to_warm(draft, spec, warm, revision, entry)
+    else:
+        begin_release(
+            draft,
+            spec,
+            obs,
+            revision=revision,
+            template_hash=entry.template_hash,
+            images=list(entry.images),
+            store=False,
+            why=f"rollback to revision {revision}",
+        )
+
+
+def _warm_color_of(draft: Draft, obs: Observation, revision: int) -> Color | None:
+    for color in (Color.BLUE, Color.GREEN):
+        state = obs.colors.get(color)
+        if (
+            state is not None
+            and state.revision == revision
+            and state.serving
+            and color != draft.active
+        ):
+            return color
+    return None
+
+
+def _switch_to_warm(
+    draft: Draft, spec: models.ReleaseSpec, color: Color, revision: int, entry: models.HistoryEntry
+) -> None:
+    """Rollback to a revision whose colour is still warm: traffic moves at once."""
+    previous = draft.active
+    reason = f"rolled back to revision {revision}, still warm in {color}"
+    draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color))
+    draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color))
+    draft.event("SwitchService", f"active Service now selects {color} (revision {revision})")
+    draft.set(current_revision=revision, current_template_hash=entry.template_hash)
+    draft.record_history(
+        models.HistoryEntry(
+            revision=revision,
+            images=list(entry.images),
+            color=color,
+            outcome=Outcome.SUCCEEDED,
+            started_at=draft.now_text,
+            finished_at=draft.now_text,
+            reason=reason,
+        ),
+        spec.revision_history_limit,
+    )
+    draft.set(
+        active_color=color,
+        preview_color=color,
+        stable_color=color,
+        stable_revision=revision,
+        switched_at=draft.now_text,
+        gates=[],
+    )
+    schedule_scale_down(draft, previous, delay=spec.strategy.scale_down_delay_seconds)
+    draft.enter(Phase.SUCCEEDED, reason)

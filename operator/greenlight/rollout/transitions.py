@@ -1,0 +1,115 @@
+"""The moves a release makes, shared by the steps: begin, succeed, fail, abandon, scale down.
+
+Each one changes the draft status and queues the actions and Events that go with it.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from greenlight import models
+from greenlight.models import Color, Outcome, Phase
+from greenlight.rollout import actions as act
+from greenlight.rollout.draft import Draft
+from greenlight.rollout.observation import Observation
+from greenlight.rollout.timestamps import format_time
+
+INVALID = "invalid spec"
+
+
+def begin_release(
+    draft: Draft,
+    spec: models.ReleaseSpec,
+    obs: Observation,
+    *,
+    revision: int,
+    template_hash: str,
+    images: list[str],
+    store: bool,
+    why: str,
+) -> None:
+    """Deploys `revision` into the colour that does not carry the stable revision."""
+    # Never the colour that carries traffic: after a first release that failed post-switch,
+    # traffic may sit on a colour that is not stable.
+    serving = draft.stable or draft.active
+    target = serving.other if serving is not None else Color.BLUE
+    if store:
+        draft.act(act.StoreRevision(revision=revision, template_hash=template_hash))
+    draft.record_history(
+        models.HistoryEntry(
+            revision=revision,
+            images=images,
+            color=target,
+            outcome=Outcome.IN_PROGRESS,
+            started_at=draft.now_text,
+            template_hash=template_hash,
+        ),
+        spec.revision_history_limit,
+    )
+    if draft.status["scale_down_color"] == target:
+        draft.set(scale_down_color="", scale_down_after=None)
+    draft.set(
+        current_revision=revision,
+        current_template_hash=template_hash,
+        preview_color=target,
+        release_started_at=draft.now_text,
+        gates=[],
+    )
+    draft.event("ReleaseStarted", f"revision {revision} ({', '.join(images)}) into {target}: {why}")
+    draft.enter(Phase.PROGRESSING, f"rolling out revision {revision} into {target}")
+
+
+def fail_release(draft: Draft, reason: str) -> None:
+    """The new revision failed: traffic stays on (or returns to) the stable revision."""
+    abandon(draft, Outcome.ROLLED_BACK if draft.stable else Outcome.FAILED, reason)
+    phase = Phase.ROLLED_BACK if draft.stable is not None else Phase.FAILED
+    draft.enter(phase, after_abandon_message(draft, reason))
+
+
+def succeed(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    revision = draft.current_revision
+    draft.finish_history(Outcome.SUCCEEDED, "every gate passed")
+    draft.set(stable_revision=revision, stable_color=draft.active)
+    # The other colour: the previous stable one, or one that kept traffic after a first
+    # release that failed post-switch. Either way it stays warm for the delay, then goes.
+    other = draft.active.other if draft.active is not None else None
+    schedule_scale_down(draft, other, delay=spec.strategy.scale_down_delay_seconds)
+    draft.enter(Phase.SUCCEEDED, f"revision {revision} is live in {draft.active}")
+
+
+def abandon(draft: Draft, outcome: Outcome, reason: str) -> None:
+    """Ends the release in flight; traffic goes back to the stable colour if it had moved."""
+    stable, active, preview = draft.stable, draft.active, draft.preview
+    if active is not None and stable is not None and active != stable:
+        draft.set(active_color=stable, switched_at=draft.now_text)
+        draft.event(
+            "SwitchBack",
+            f"active Service back on {stable} (revision {draft.stable_revision}): {reason}",
+            warning=True,
+        )
+    # What does not carry traffic (after the switch back) is no longer needed: the abandoned
+    # colour, or, with no stable revision yet, whichever colour traffic is not on.
+    idle = draft.active.other if draft.active is not None else preview
+    if idle is not None and idle != draft.stable:
+        schedule_scale_down(draft, idle, delay=0)
+    draft.finish_history(outcome, reason)
+    if draft.stable is not None:
+        draft.set(preview_color=str(stable))
+
+
+def after_abandon_message(draft: Draft, reason: str) -> str:
+    if draft.stable is None:
+        return f"{reason}; no revision has succeeded yet"
+    return f"{reason}; traffic is on stable revision {draft.stable_revision} ({draft.stable})"
+
+
+def schedule_scale_down(draft: Draft, color: Color | None, *, delay: int) -> None:
+    if color is None or color == draft.active or not draft.running(color):
+        return
+    after = draft.now + datetime.timedelta(seconds=delay)
+    draft.set(scale_down_color=str(color), scale_down_after=format_time(after))
+
+
+def ignore_annotation(draft: Draft, key: str, why: str) -> None:
+    draft.act(act.RemoveAnnotation(key=key))
+    draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)

@@ -1,0 +1,100 @@
+"""Level-triggered upkeep after every decision: each colour runs what status says, the Services
+select what status says (never a colour without ready pods), a colour no longer needed is scaled
+down once drained (invariant 4), and stored revisions follow the history."""
+
+from __future__ import annotations
+
+from greenlight import models
+from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
+from greenlight.models import Color
+from greenlight.rollout import actions as act
+from greenlight.rollout.draft import Draft
+from greenlight.rollout.observation import Observation
+from greenlight.rollout.timestamps import parse_time
+
+
+def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    """Each colour runs what status says it runs, with the spec's replicas.
+
+    The stable colour runs the stable revision; while a release is in flight, the preview
+    colour runs the current one. A colour waiting for its scale-down is left alone.
+    """
+    if (
+        draft.current_revision
+        and draft.current_revision not in obs.stored_revisions
+        and draft.status["current_template_hash"] == obs.template_hash
+        and not any(isinstance(a, act.StoreRevision) for a in draft.actions)
+    ):
+        # A restart between deciding and storing the revision: store it now.
+        draft.act(
+            act.StoreRevision(revision=draft.current_revision, template_hash=obs.template_hash)
+        )
+    storable = set(obs.stored_revisions) | {
+        a.revision for a in draft.actions if isinstance(a, act.StoreRevision)
+    }
+    wanted: dict[Color, int] = {}
+    if draft.stable is not None and draft.stable_revision:
+        wanted[draft.stable] = draft.stable_revision
+    if draft.phase in IN_FLIGHT and draft.preview is not None and draft.current_revision:
+        wanted[draft.preview] = draft.current_revision
+    for color, revision in wanted.items():
+        state = obs.colors.get(color)
+        if state is None or not state.exists or state.revision != revision:
+            if revision in storable:
+                draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
+        elif state.replicas != spec.replicas:
+            draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
+
+
+def keep_traffic(draft: Draft, obs: Observation) -> None:
+    """The Services select what status says, and never a colour without ready pods."""
+    active = draft.active
+    if (
+        active is not None
+        and not obs.active_service.foreign
+        and obs.active_service.selected_color != active
+    ):
+        state = obs.colors.get(active)
+        if state is not None and state.serving:
+            draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=active))
+    preview = draft.preview
+    if (
+        preview is not None
+        and not obs.preview_service.foreign
+        and obs.preview_service.selected_color != preview
+    ):
+        draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=preview))
+
+
+def scale_down_when_drained(draft: Draft, obs: Observation) -> None:
+    """Invariant 4: only after the delay, and once the active Service's slices list only the
+    active colour's endpoints."""
+    color = draft.status["scale_down_color"]
+    if not color:
+        return
+    if color in (draft.active, draft.preview if draft.phase in IN_FLIGHT else None):
+        draft.set(scale_down_color="", scale_down_after=None)
+        return
+    after = parse_time(draft.status["scale_down_after"])
+    if after is not None and draft.now < after:
+        return
+    endpoints = obs.active_endpoint_colors
+    if draft.active is not None and endpoints != frozenset({draft.active}):
+        return
+    draft.act(act.ScaleColor(color=Color(color), replicas=0))
+    draft.event("ScaledDown", f"{color} scaled to zero")
+    draft.set(scale_down_color="", scale_down_after=None)
+
+
+def prune_revisions(draft: Draft, obs: Observation) -> None:
+    keep = {entry.revision for entry in draft.status["history"]}
+    keep |= {draft.current_revision, draft.stable_revision}
+    if obs.stored_revisions - keep:
+        draft.act(act.PruneRevisions(keep=frozenset(keep)))
+
+
+def active_serving(obs: Observation) -> bool:
+    """Whether the active Service, as observed, selects a colour with ready pods."""
+    selected = obs.active_service.selected_color
+    state = obs.colors.get(selected) if selected is not None else None
+    return state is not None and state.serving
