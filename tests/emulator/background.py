@@ -127,7 +127,7 @@ class BackgroundControllers:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         headers = {HARNESS_HEADER: "1"}
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=1)
         async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
             tasks = [asyncio.create_task(self._watch(session, path)) for path in _WATCHED]
             self._started.set()
@@ -166,10 +166,13 @@ class BackgroundControllers:
                         self._seen[path] = rv
                         since = str(rv)
             except (aiohttp.ClientError, ConnectionError):
-                if not self.controllers.cluster.running:
-                    self._stop_soon()
-                    return
-                await asyncio.sleep(0.05)
+                pass
+            # A stream that ended (or broke) because the cluster stopped ends the loop at
+            # once; reconnecting to a server that is going away could hang until a timeout.
+            if not self.controllers.cluster.running:
+                self._stop_soon()
+                return
+            await asyncio.sleep(0.05)
 
     def _stop_soon(self) -> None:
         """The cluster is gone: end the loop (and the thread) on our own."""
