@@ -212,9 +212,10 @@ class World:
                     self.violations.append(
                         f"tick {self.tick}: deployed unstored revision {revision}"
                     )
-                if color == self.active_selector:
+                if color == self.active_selector or color in self.endpoint_colors():
+                    # Replacing the pods of a colour that still takes traffic drops requests.
                     self.violations.append(
-                        f"tick {self.tick}: redeployed the active colour {color}"
+                        f"tick {self.tick}: redeployed {color} while it still takes traffic"
                     )
                 delay = self.ready_after(revision)
                 ready_at = self.tick + delay if delay is not None else 10**9

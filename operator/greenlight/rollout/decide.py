@@ -108,7 +108,13 @@ def needs_attention(
 
 
 def wants_endpoints(status: models.ReleaseStatus, now: datetime.datetime) -> bool:
-    """Whether this tick must look at the active Service's EndpointSlices."""
+    """Whether this tick must look at the active Service's EndpointSlices.
+
+    While a colour is being rolled out (it may have carried traffic a moment ago, when a
+    release was superseded after its switch), and when a scale-down is due.
+    """
+    if status.phase is Phase.PROGRESSING:
+        return True
     if not status.scale_down_color:
         return False
     after = parse_time(status.scale_down_after)

@@ -40,10 +40,27 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
     for color, revision in wanted.items():
         state = obs.colors.get(color)
         if state is None or not state.exists or state.revision != revision:
-            if revision in storable:
+            if revision in storable and not _may_carry_traffic(color, obs):
                 draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
         elif state.replicas != spec.replicas:
             draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
+
+
+def _may_carry_traffic(color: Color, obs: Observation) -> bool:
+    """Whether requests may still reach `color`'s pods: its pods are not replaced until not.
+
+    A release superseded after its switch sends traffic back to stable first; the colour it
+    leaves is redeployed only once the active Service no longer selects it and its
+    EndpointSlices no longer list it (kube-proxy has caught up).
+    """
+    if obs.active_service.selected_color == color:
+        return True
+    if obs.active_endpoint_colors is None:
+        # Not looked at this tick: a colour with ready pods might still be listed. The next
+        # tick (Progressing) reads the slices and decides.
+        state = obs.colors.get(color)
+        return state is not None and state.serving
+    return color in obs.active_endpoint_colors
 
 
 def keep_traffic(draft: Draft, obs: Observation) -> None:
