@@ -420,3 +420,29 @@ def test_malformed_ports_give_invalid_spec_not_a_crash_loop(
         status = wait_phase(cluster, Phase.FAILED, name="broken")
         assert "spec.service.targetPort" in status.message
         wait_phase(cluster, Phase.SUCCEEDED, name="fine")
+
+
+def test_a_template_the_api_server_refuses_fails_as_an_invalid_spec(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """Invalid in a way the schema cannot see (the API server refuses the Deployment): the
+    release fails at once naming spec.template, not at its progress deadline; a later change
+    releases again."""
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        cluster.inject_errors(
+            method="PATCH", path_regex=r"/deployments/web-green$", status=422, count=10_000
+        )
+        cluster.inject_errors(method="POST", path_regex=r"/deployments$", status=422, count=10_000)
+        set_image(cluster, "web:2")
+        status = wait_phase(cluster, Phase.ROLLED_BACK, Phase.FAILED, generation=2)
+        assert status.phase is Phase.FAILED
+        assert "spec.template is refused by the API server" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True"
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+        cluster.clear_faults()
+        update(cluster, {"replicas": 3})
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=3)
+        assert (status.stable_revision, status.active_color) == (2, "green")

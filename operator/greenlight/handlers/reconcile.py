@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from greenlight import metrics, models, naming, validation
 from greenlight.gates import base as gate_base
 from greenlight.gates import factory as gate_factory
+from greenlight.kube import errors as kube_errors
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
 from greenlight.rollout import actions as act
@@ -116,6 +117,25 @@ async def reconcile(
     try:
         for action in changes:
             await runtime.blocking(runtime.gateway.apply, target, action)
+    except kube_errors.TemplateRejected as rejected:
+        # Invalid in a way the schema could not see: the release fails as an invalid spec,
+        # naming the field, instead of waiting for its progress deadline.
+        problem = SpecProblem(
+            field="spec.template", message=f"is refused by the API server: {rejected.reason}"
+        )
+        # Decided again from the status just written: this tick's probe results and
+        # annotations were already taken into account there.
+        again = dataclasses.replace(
+            observation, spec_problem=problem, probe_results=(), annotations=Annotations()
+        )
+        refused = rollout.decide(spec, decision.status, again)
+        document = refused.status.model_dump(by_alias=True, mode="json")
+        await runtime.blocking(runtime.gateway.write_status, target, document)
+        events += [a for a in refused.actions if isinstance(a, act.PostEvent)]
+        for follow_up in refused.actions:
+            if not isinstance(follow_up, act.PostEvent):
+                await runtime.blocking(runtime.gateway.apply, target, follow_up)
+        decision = refused
     finally:
         # Invariant 7: the Events of this decision are posted even when an action failed;
         # the next tick re-derives the action, but would not post this transition again.

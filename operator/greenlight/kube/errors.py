@@ -34,3 +34,13 @@ class RevisionNotFound(GatewayError):
 
 class TemplateMismatch(GatewayError):
     """Asked to store a template under a hash it does not have: status and spec disagree."""
+
+
+class TemplateRejected(GatewayError):
+    """The API server refused the Deployment built from a revision's pod template (400/422):
+    the template is invalid in a way the Release's schema could not see."""
+
+    def __init__(self, *, revision: int, reason: str) -> None:
+        super().__init__(f"the pod template of revision {revision} is refused: {reason}")
+        self.revision = revision
+        self.reason = reason

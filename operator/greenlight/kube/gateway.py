@@ -16,12 +16,15 @@ import collections
 import copy
 import dataclasses
 import datetime
+import json
 import logging
 import threading
 import time
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from kubernetes.client.exceptions import ApiException
 
 from greenlight import naming
 from greenlight.kube import (
@@ -34,7 +37,7 @@ from greenlight.kube import (
 )
 from greenlight.kube.client import ApiClient
 from greenlight.kube.common import JsonObject, Kube
-from greenlight.kube.errors import RevisionNotFound, TemplateMismatch
+from greenlight.kube.errors import RevisionNotFound, TemplateMismatch, TemplateRejected
 from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
@@ -105,7 +108,12 @@ class ClusterGateway:
                 body = deployments.build(
                     target, color=color, revision=revision, template=template, replicas=replicas
                 )
-                deployments.create_or_patch(kube, target, body)
+                try:
+                    deployments.create_or_patch(kube, target, body)
+                except ApiException as error:
+                    if error.status not in (400, 422):
+                        raise
+                    raise TemplateRejected(revision=revision, reason=_refusal(error)) from error
             case act.ScaleColor(color=color, replicas=replicas):
                 deployments.scale(kube, target, color=color, replicas=replicas)
             case act.PointService(role=role, color=color):
@@ -160,3 +168,13 @@ class ClusterGateway:
     def _forget(self, target: ReleaseTarget, revision: int) -> None:
         with self._lock:
             self._templates.pop((target.uid, revision), None)
+
+
+def _refusal(error: ApiException) -> str:
+    """The API server's own sentence from a refusal (its `Status.message`), else the reason."""
+    try:
+        status = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        status = {}
+    message = status.get("message") if isinstance(status, dict) else None
+    return str(message or error.reason or f"HTTP {error.status}")[:500]

@@ -59,6 +59,8 @@ def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Obse
     """The spec is valid again with the same template: resume where the fix leaves us."""
     if not draft.status["message"].startswith(INVALID):
         return
+    if obs.generation == draft.status["observed_generation"]:
+        return  # nothing was changed: what was refused would be refused again
     entry = next((e for e in draft.status["history"] if e.revision == draft.current_revision), None)
     interrupted = (
         entry is not None and entry.outcome is Outcome.FAILED and entry.reason.startswith(INVALID)
