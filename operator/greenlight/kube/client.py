@@ -8,17 +8,25 @@ same user:
 2. otherwise the kubeconfig given, else `$KUBECONFIG` (read now, never at import time, and
    possibly a `:`-separated list as kubectl allows), else `~/.kube/config`.
 
+`resolve()` is that choice for everyone: the CLI asks it for kubectl's order instead
+(`kubeconfig_first=True`: a kubeconfig that exists wins over the service account), so that a
+pipeline job running in a pod talks to the cluster its kubeconfig names.
+
 Nothing here touches the client's global default configuration.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
+import pathlib
 from typing import Any, TypeAlias
 
 import kopf
+import yaml
 from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
 
 # The client is untyped; these names keep its use explicit.
 ApiClient: TypeAlias = Any
@@ -26,13 +34,59 @@ Configuration: TypeAlias = Any
 _config: Any = config
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
+SERVICE_ACCOUNT_NAMESPACE = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+# What the client's kubeconfig loader raises for a file it cannot use (it is not consistent).
+_KUBECONFIG_PROBLEMS = (ConfigException, yaml.YAMLError, KeyError, TypeError, ValueError, OSError)
+
+
+class KubeconfigProblem(Exception):
+    """No usable connection settings; the message says which and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    configuration: Configuration
+    namespace: str | None  # the context's (or service account's) namespace, if it names one
+
+
+def resolve(
+    *, kubeconfig: str | None = None, context: str | None = None, kubeconfig_first: bool = False
+) -> Connection:
+    """The connection settings, from the service account or the kubeconfig (see above)."""
+    paths = _kubeconfig_paths(kubeconfig)
+    existing = [path for path in paths if path.exists()]
+    configuration = client.Configuration()
+    if in_cluster(kubeconfig) and not (kubeconfig_first and existing):
+        try:
+            _config.load_incluster_config(client_configuration=configuration)
+        except ConfigException as error:
+            raise KubeconfigProblem(
+                f"the in-cluster service account is not usable: {error}"
+            ) from None
+        return Connection(configuration, _service_account_namespace())
+    if not existing:
+        shown = os.pathsep.join(str(path) for path in paths)
+        raise KubeconfigProblem(f"no kubeconfig at {shown}; pass --kubeconfig or set KUBECONFIG")
+    joined = os.pathsep.join(str(path) for path in existing)
+    namespace = _context_namespace(joined, context)
+    try:
+        _config.load_kube_config(
+            config_file=joined,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except _KUBECONFIG_PROBLEMS as error:
+        raise KubeconfigProblem(f"the kubeconfig {joined} is not usable: {error}") from None
+    return Connection(configuration, namespace)
 
 
 def load_api_client(
     *, kubeconfig: str | None = None, context: str | None = None, pool_size: int | None = None
 ) -> ApiClient:
     """A client of its own (never the global default), sized for `pool_size` threads."""
-    configuration = _load_configuration(kubeconfig=kubeconfig, context=context)
+    configuration = resolve(kubeconfig=kubeconfig, context=context).configuration
     if pool_size is not None:
         configuration.connection_pool_maxsize = max(pool_size, 1)
     return client.ApiClient(configuration=configuration)
@@ -42,7 +96,8 @@ def connection_info(
     *, kubeconfig: str | None = None, context: str | None = None
 ) -> kopf.ConnectionInfo:
     """The same connection as `load_api_client()`, as a `@kopf.on.login` handler returns it."""
-    configuration = _load_configuration(kubeconfig=kubeconfig, context=context)
+    connection = resolve(kubeconfig=kubeconfig, context=context)
+    configuration = connection.configuration
     token: str | None = None
     username: str | None = None
     password: str | None = None
@@ -66,7 +121,7 @@ def connection_info(
         certificate_path=configuration.cert_file or None,
         private_key_path=configuration.key_file or None,
         proxy_url=configuration.proxy or None,
-        default_namespace=_default_namespace(kubeconfig=kubeconfig, context=context),
+        default_namespace=connection.namespace,
     )
 
 
@@ -74,35 +129,35 @@ def in_cluster(kubeconfig: str | None = None) -> bool:
     return kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
 
 
-def kubeconfig_path(kubeconfig: str | None = None) -> str:
-    """The kubeconfig path(s) to read, with `~` expanded in each of a `:`-separated list."""
+def _kubeconfig_paths(kubeconfig: str | None) -> list[pathlib.Path]:
+    """The kubeconfig files to read: `~` expanded in each of a `:`-separated list."""
     raw = kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
-    return os.pathsep.join(os.path.expanduser(part) for part in raw.split(os.pathsep) if part)
+    return [pathlib.Path(part).expanduser() for part in raw.split(os.pathsep) if part]
 
 
-def _load_configuration(*, kubeconfig: str | None, context: str | None) -> Configuration:
-    configuration = client.Configuration()
-    if in_cluster(kubeconfig):
-        _config.load_incluster_config(client_configuration=configuration)
+def _service_account_namespace() -> str | None:
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _context_namespace(kubeconfig: str, context: str | None) -> str | None:
+    """The namespace of `context` (default: the current one); refuses an unknown context."""
+    try:
+        contexts, current = _config.list_kube_config_contexts(config_file=kubeconfig)
+    except _KUBECONFIG_PROBLEMS as error:
+        raise KubeconfigProblem(f"the kubeconfig {kubeconfig} is not usable: {error}") from None
+    if context is None:
+        chosen: Any = current or {}
     else:
-        _config.load_kube_config(
-            config_file=kubeconfig_path(kubeconfig),
-            context=context,
-            client_configuration=configuration,
-            persist_config=False,
-        )
-    return configuration
-
-
-def _default_namespace(*, kubeconfig: str | None, context: str | None) -> str | None:
-    if in_cluster(kubeconfig):
-        path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-        try:
-            with open(path, encoding="utf-8") as file:
-                return file.read().strip() or None
-        except OSError:
-            return None
-    contexts, active = _config.list_kube_config_contexts(config_file=kubeconfig_path(kubeconfig))
-    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+        by_name = {entry.get("name"): entry for entry in contexts or []}
+        if context not in by_name:
+            known = ", ".join(sorted(str(name) for name in by_name)) or "none"
+            raise KubeconfigProblem(
+                f"context {context!r} is not in the kubeconfig {kubeconfig} (known: {known}); "
+                "pick one with --context"
+            )
+        chosen = by_name[context]
+    namespace = (chosen.get("context") or {}).get("namespace")
     return str(namespace) if namespace else None

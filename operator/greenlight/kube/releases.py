@@ -18,23 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import pathlib
 import socket
 import time
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any, Self
 
 import urllib3
-import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.watch import watch as kube_watch
 
 from greenlight import models
-
-DEFAULT_KUBECONFIG = "~/.kube/config"
-SERVICE_ACCOUNT_NAMESPACE = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+from greenlight.kube import client as kube_client
 
 # A watch is ended by the server after this long and quietly re-established from where it was.
 WATCH_SECONDS = 300
@@ -78,41 +73,8 @@ class ApiError(KubeError):
     """Any other answer of the API server that is not a success."""
 
 
-# What the client's kubeconfig loader raises for a file it cannot use (it is not consistent).
-_KUBECONFIG_PROBLEMS = (ConfigException, yaml.YAMLError, KeyError, TypeError, ValueError, OSError)
-
-
 class _WatchExpired(Exception):
     """The server no longer has the resourceVersion the watch started from (410 Gone)."""
-
-
-def _kubeconfig_paths(kubeconfig: str | None) -> list[pathlib.Path]:
-    raw = kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
-    return [pathlib.Path(part).expanduser() for part in raw.split(os.pathsep) if part]
-
-
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-
-
-def _context_namespace(kubeconfig: str, context: str | None) -> str:
-    try:
-        contexts, current = _kube_config.list_kube_config_contexts(config_file=kubeconfig)
-    except _KUBECONFIG_PROBLEMS as error:
-        raise KubeconfigError(f"the kubeconfig {kubeconfig} is not usable: {error}") from None
-    if context is None:
-        chosen: Mapping[str, Any] = current or {}
-    else:
-        by_name = {entry.get("name"): entry for entry in contexts or []}
-        if context not in by_name:
-            known = ", ".join(sorted(str(name) for name in by_name)) or "none"
-            raise KubeconfigError(
-                f"context {context!r} is not in the kubeconfig {kubeconfig} (known: {known}); "
-                "pick one with --context"
-            )
-        chosen = by_name[context]
-    namespace = (chosen.get("context") or {}).get("namespace")
-    return str(namespace) if namespace else "default"
 
 
 class ReleaseClient:
@@ -128,39 +90,18 @@ class ReleaseClient:
     @classmethod
     def connect(cls, *, kubeconfig: str | None = None, context: str | None = None) -> Self:
         """Connect as kubectl would; no request is made yet."""
-        paths = _kubeconfig_paths(kubeconfig)
-        existing = [path for path in paths if path.exists()]
-        configuration = client.Configuration()
-        if existing:
-            joined = os.pathsep.join(str(path) for path in existing)
-            namespace = _context_namespace(joined, context)
-            try:
-                _kube_config.load_kube_config(
-                    config_file=joined,
-                    context=context,
-                    client_configuration=configuration,
-                    persist_config=False,
-                )
-            except _KUBECONFIG_PROBLEMS as error:
-                raise KubeconfigError(f"the kubeconfig {joined} is not usable: {error}") from None
-        elif kubeconfig is None and _in_cluster():
-            try:
-                _kube_config.load_incluster_config(client_configuration=configuration)
-            except ConfigException as error:
-                raise KubeconfigError(
-                    f"the in-cluster service account is not usable: {error}"
-                ) from None
-            namespace = (
-                SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
-                if SERVICE_ACCOUNT_NAMESPACE.exists()
-                else "default"
+        try:
+            connection = kube_client.resolve(
+                kubeconfig=kubeconfig, context=context, kubeconfig_first=True
             )
-        else:
-            shown = os.pathsep.join(str(path) for path in paths)
-            raise KubeconfigError(f"no kubeconfig at {shown}; pass --kubeconfig or set KUBECONFIG")
+        except kube_client.KubeconfigProblem as problem:
+            raise KubeconfigError(str(problem)) from None
+        configuration = connection.configuration
         # One attempt per request: a person waits for the answer, and a watch reconnects itself.
         configuration.retries = 0
-        return cls(client.ApiClient(configuration), default_namespace=namespace)
+        return cls(
+            client.ApiClient(configuration), default_namespace=connection.namespace or "default"
+        )
 
     def close(self) -> None:
         self._api_client.close()
