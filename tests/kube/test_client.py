@@ -122,3 +122,26 @@ def test_the_pool_is_sized_for_the_worker_threads(tmp_path: pathlib.Path) -> Non
         assert api.configuration.connection_pool_maxsize == 37
     finally:
         api.close()
+
+
+def test_kubectls_order_prefers_an_existing_kubeconfig_over_the_service_account(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_incluster(client_configuration: Any, **_: Any) -> None:
+        client_configuration.host = "https://10.0.0.1:443"
+
+    monkeypatch.setattr(kubernetes.config, "load_incluster_config", fake_incluster)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBECONFIG", write(tmp_path / "config", kubeconfig("https://ci.example")))
+    operator = kube_client.resolve()
+    cli = kube_client.resolve(kubeconfig_first=True)
+    assert operator.configuration.host == "https://10.0.0.1:443"
+    assert cli.configuration.host == "https://ci.example"
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    assert kube_client.resolve(kubeconfig_first=True).configuration.host == "https://10.0.0.1:443"
+
+
+def test_an_unknown_context_is_refused_by_name(tmp_path: pathlib.Path) -> None:
+    path = write(tmp_path / "config", kubeconfig("https://one.example"))
+    with pytest.raises(kube_client.KubeconfigProblem, match="context 'nope' is not in"):
+        kube_client.resolve(kubeconfig=path, context="nope")
