@@ -18,11 +18,13 @@ import os
 import pathlib
 import shutil
 import subprocess
-import time
 import uuid
 from typing import Any
 
 import kubernetes
+
+from greenlight.kube import client as kube_client
+from tests.emulator.waiting import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "greenlight.dev", "v1alpha1", "releases"
@@ -63,18 +65,11 @@ class Settings:
     api_image: str = os.environ.get("GREENLIGHT_E2E_API_IMAGE", "greenlight/api:dev")
 
 
-def kubeconfig_path() -> str | None:
-    """The first file of `$KUBECONFIG`, read now (the client reads it only at import)."""
-    value = os.environ.get("KUBECONFIG", "")
-    return value.split(os.pathsep)[0] or None
-
-
 def connect(timeout: float = 5.0) -> kubernetes.client.ApiClient:
-    """A client for the current context; raises when there is no reachable cluster."""
-    config = kubernetes.client.Configuration()
-    loader: Any = kubernetes.config
-    loader.load_kube_config(config_file=kubeconfig_path(), client_configuration=config)
-    api_client = kubernetes.client.ApiClient(config)
+    """A client for the current context, as the CLI finds it (a kubeconfig first, even in a
+    CI job running in a pod); raises when there is no reachable cluster."""
+    connection = kube_client.resolve(kubeconfig_first=True)
+    api_client = kubernetes.client.ApiClient(connection.configuration)
     kubernetes.client.VersionApi(api_client).get_code(_request_timeout=timeout)
     return api_client
 
@@ -197,12 +192,12 @@ class Cluster:
             },
         }
         self.core.create_namespaced_pod(self.settings.namespace, pod)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.load_progress(name).get("ok", 0) >= 20:
-                return name
-            time.sleep(1)
-        raise AssertionError(f"the load pod {name} did not get going")
+        wait_for(
+            lambda: self.load_progress(name).get("ok", 0) >= 20,
+            timeout=120,
+            message=f"the load pod {name} getting going",
+        )
+        return name
 
     def load_progress(self, name: str) -> dict[str, Any]:
         """The load pod's latest totals: {ok, failed, colors, errors}; {} before the first."""
@@ -215,8 +210,14 @@ class Cluster:
         return latest
 
     def stop_load(self, name: str) -> dict[str, Any]:
-        time.sleep(2)
-        totals = self.load_progress(name)
+        # The pod reports once a second: take a report made after this moment, so that the
+        # totals cover everything up to now.
+        seen = self.load_progress(name).get("ok", 0)
+        totals: dict[str, Any] = wait_for(
+            lambda: (latest := self.load_progress(name)).get("ok", 0) > seen and latest,
+            timeout=30,
+            message=f"a fresh report of the load pod {name}",
+        )
         self.core.delete_namespaced_pod(name, self.settings.namespace, grace_period_seconds=0)
         print(f"load {name}: {totals}")
         return totals
