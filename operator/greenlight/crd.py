@@ -222,7 +222,7 @@ def _strip_defaults(node: Any) -> None:
             _strip_defaults(value)
 
 
-HEADER = "# Generated from operator/greenlight/models.py by `make crd`: edit the models instead.\n"
+HEADER = "# Generated from operator/greenlight/models/ by `make crd`: edit the models.\n"
 
 
 def render() -> str:

@@ -18,8 +18,9 @@ GATES = [
         "intervalSeconds": 1,
     }
 ]
+VERIFY_SECONDS = 5
 VERIFY = {
-    "durationSeconds": 5,
+    "durationSeconds": VERIFY_SECONDS,
     "gates": [
         {
             "name": "errors",
@@ -137,7 +138,7 @@ def test_post_verification_lasts_its_duration() -> None:
     entered = world.tick
     released(world)
     assert world.status.phase is Phase.SUCCEEDED
-    assert world.tick - entered >= VERIFY["durationSeconds"]  # type: ignore[operator]
+    assert world.tick - entered >= VERIFY_SECONDS
 
 
 def test_manual_promotion_waits_for_the_annotation() -> None:

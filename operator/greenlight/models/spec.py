@@ -1,0 +1,268 @@
+"""`spec` of a Release: what to release and how to gate it. Each field carries its
+description, bounds and default here, and the CRD is generated from these models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from greenlight.models.resource import DNS_LABEL
+
+
+class _Model(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are refused."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(alias=to_camel),
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class ServiceSpec(_Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.name) || !has(self.previewName) "
+                    "|| self.name != self.previewName",
+                    "message": "previewName must differ from name",
+                }
+            ]
+        }
+    )
+
+    name: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=63,
+            pattern=DNS_LABEL,
+            description="Name of the active Service that carries production traffic. "
+            "Defaults to the Release's name.",
+        ),
+    ]
+    port: Annotated[
+        int,
+        Field(default=80, ge=1, le=65535, description="Port both Services expose."),
+    ]
+    target_port: Annotated[
+        int | str | None,
+        Field(
+            default=None,
+            description="Container port (number or name) the Services forward to. "
+            "Defaults to the first container's first port.",
+            json_schema_extra={"x-kubernetes-int-or-string": True},
+        ),
+    ]
+    preview_name: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=63,
+            pattern=DNS_LABEL,
+            description="Name of the preview Service that selects the new colour before the "
+            "switch; pre-switch gates probe it. Defaults to `<release name>-preview`.",
+        ),
+    ]
+
+
+class StrategySpec(_Model):
+    auto_promote: Annotated[
+        bool,
+        Field(
+            default=True,
+            description="Switch traffic as soon as every pre-switch gate passed. When false, "
+            "the release waits in AwaitingPromotion for the `greenlight.dev/promote` annotation.",
+        ),
+    ]
+    scale_down_delay_seconds: Annotated[
+        int,
+        Field(
+            default=30,
+            ge=0,
+            le=86400,
+            description="How long the previous colour stays warm (scaled up) after the switch, "
+            "so that traffic can move back at once. Counted from the switch; the scale-down "
+            "also waits until the active Service's EndpointSlices show only the new colour.",
+        ),
+    ]
+    progress_deadline_seconds: Annotated[
+        int,
+        Field(
+            default=600,
+            ge=1,
+            le=86400,
+            description="The new colour must be ready and have passed every pre-switch gate "
+            "within this many seconds of the release starting, or the release fails.",
+        ),
+    ]
+
+
+class HttpProbeSpec(_Model):
+    path: Annotated[
+        str,
+        Field(
+            default="/",
+            max_length=2048,
+            pattern=r"^/",
+            description="Path requested with GET; must start with `/`.",
+        ),
+    ]
+    port: Annotated[
+        int | None,
+        Field(
+            default=None,
+            ge=1,
+            le=65535,
+            description="Service port to probe. Defaults to `spec.service.port`.",
+        ),
+    ]
+    expect_status: Annotated[
+        list[Annotated[int, Field(ge=100, le=599)]],
+        Field(
+            default_factory=lambda: [200],
+            min_length=1,
+            max_length=20,
+            description="HTTP status codes that count as a pass.",
+        ),
+    ]
+    timeout_seconds: Annotated[
+        int,
+        Field(
+            default=2,
+            ge=1,
+            le=60,
+            description="Seconds to wait for the answer; a slower answer is a failure.",
+        ),
+    ]
+
+
+class GateSpec(BaseModel):
+    """One health gate. Exactly one kind (`http` today) says how it probes.
+
+    Unknown fields are kept (not refused) so that a gate kind this operator does not know
+    reaches it and is reported on the Release, rather than being silently pruned.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(alias=to_camel),
+        populate_by_name=True,
+        extra="allow",
+        frozen=True,
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+    name: Annotated[
+        str,
+        Field(
+            max_length=63,
+            pattern=DNS_LABEL,
+            description="Name of the gate, unique within its list; shown in `status.gates`.",
+        ),
+    ]
+    http: Annotated[
+        HttpProbeSpec | None,
+        Field(default=None, description="Probe with an HTTP GET through the Service."),
+    ]
+    interval_seconds: Annotated[
+        int,
+        Field(default=2, ge=1, le=3600, description="Seconds between two probes."),
+    ]
+    success_threshold: Annotated[
+        int,
+        Field(
+            default=1,
+            ge=1,
+            le=1000,
+            description="Consecutive passes that pass the gate.",
+        ),
+    ]
+    failure_threshold: Annotated[
+        int,
+        Field(
+            default=3,
+            ge=1,
+            le=1000,
+            description="Consecutive failures that fail the gate, and with it the release.",
+        ),
+    ]
+
+
+_GATE_LIST_RULES = [
+    {
+        "rule": "self.all(g, self.exists_one(h, h.name == g.name))",
+        "message": "gate names must be unique",
+    }
+]
+
+
+class VerificationSpec(_Model):
+    duration_seconds: Annotated[
+        int,
+        Field(
+            default=60,
+            ge=0,
+            le=86400,
+            description="How long after the switch the verification gates keep probing the "
+            "active Service. A failure in this window moves traffic back to the stable colour.",
+        ),
+    ]
+    gates: Annotated[
+        list[GateSpec],
+        Field(
+            default_factory=list,
+            max_length=32,
+            description="Post-switch gates, probed against the active Service.",
+            json_schema_extra={"x-kubernetes-validations": _GATE_LIST_RULES},
+        ),
+    ]
+
+
+class ReleaseSpec(_Model):
+    replicas: Annotated[
+        int,
+        Field(default=1, ge=0, le=10000, description="Pods in each colour while it serves."),
+    ]
+    template: Annotated[
+        dict[str, Any],
+        Field(
+            description="The pod template, as in a Deployment (a PodTemplateSpec). A change "
+            "here starts a new revision.",
+            json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+        ),
+    ]
+    service: Annotated[
+        ServiceSpec,
+        Field(default_factory=ServiceSpec, description="The active and preview Services."),
+    ]
+    strategy: Annotated[
+        StrategySpec,
+        Field(default_factory=StrategySpec, description="How and when traffic moves."),
+    ]
+    gates: Annotated[
+        list[GateSpec],
+        Field(
+            default_factory=list,
+            max_length=32,
+            description="Pre-switch gates, probed against the preview Service; all must pass "
+            "before traffic moves.",
+            json_schema_extra={"x-kubernetes-validations": _GATE_LIST_RULES},
+        ),
+    ]
+    verification: Annotated[
+        VerificationSpec | None,
+        Field(default=None, description="Post-switch verification; none when absent."),
+    ]
+    revision_history_limit: Annotated[
+        int,
+        Field(
+            default=10,
+            ge=1,
+            le=100,
+            description="How many revisions `status.history` keeps (and can roll back to).",
+        ),
+    ]

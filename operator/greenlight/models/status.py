@@ -1,0 +1,153 @@
+"""`status` of a Release: what the operator stores, and everything it needs to resume."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from greenlight.models.resource import GatePhase, Outcome, Phase
+
+
+class _StatusModel(BaseModel):
+    """Status models tolerate fields they do not know: a newer operator may have added them."""
+
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(alias=to_camel),
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+
+class GateStatus(_StatusModel):
+    name: Annotated[str, Field(description="The gate's name from the spec.")]
+    phase: Annotated[GatePhase, Field(default=GatePhase.PENDING, description="The gate's state.")]
+    successes: Annotated[int, Field(default=0, ge=0, description="Consecutive passes so far.")]
+    failures: Annotated[int, Field(default=0, ge=0, description="Consecutive failures so far.")]
+    last_message: Annotated[
+        str, Field(default="", description="What the last probe saw, for humans.")
+    ]
+    last_probe_time: Annotated[
+        str | None, Field(default=None, description="When the gate was last probed (RFC 3339).")
+    ]
+
+
+class Condition(_StatusModel):
+    type: Annotated[str, Field(description="Available, Progressing, Promoted, Degraded, ...")]
+    status: Annotated[str, Field(description="True, False or Unknown.")]
+    reason: Annotated[str, Field(default="", description="A CamelCase reason for machines.")]
+    message: Annotated[str, Field(default="", description="A sentence for humans.")]
+    last_transition_time: Annotated[
+        str | None, Field(default=None, description="When status last changed (RFC 3339).")
+    ]
+    observed_generation: Annotated[
+        int | None, Field(default=None, description="The spec generation this was computed for.")
+    ]
+
+
+class HistoryEntry(_StatusModel):
+    revision: Annotated[int, Field(ge=1, description="The revision number.")]
+    images: Annotated[
+        list[str], Field(default_factory=list, description="The images of that revision.")
+    ]
+    color: Annotated[str, Field(default="", description="The colour it was deployed into.")]
+    outcome: Annotated[Outcome, Field(description="How the release of that revision ended.")]
+    started_at: Annotated[str | None, Field(default=None, description="RFC 3339.")]
+    finished_at: Annotated[str | None, Field(default=None, description="RFC 3339.")]
+    reason: Annotated[str, Field(default="", description="Why it ended that way.")]
+    template_hash: Annotated[
+        str, Field(default="", description="Hash of the pod template of that revision.")
+    ]
+
+
+class ReleaseStatus(_StatusModel):
+    """What the operator stores on the Release. Everything it needs to resume lives here."""
+
+    observed_generation: Annotated[
+        int, Field(default=0, description="The spec generation the operator last acted on.")
+    ]
+    phase: Annotated[Phase, Field(default=Phase.PENDING, description="Where the release is.")]
+    active_color: Annotated[
+        str,
+        Field(
+            default="",
+            description='The colour the active Service selects ("" before the first release).',
+        ),
+    ]
+    preview_color: Annotated[
+        str, Field(default="", description="The colour the preview Service selects.")
+    ]
+    stable_color: Annotated[
+        str,
+        Field(
+            default="",
+            description="The colour running the stable revision; traffic returns here on failure.",
+        ),
+    ]
+    stable_revision: Annotated[
+        int, Field(default=0, ge=0, description="The last revision that passed everything.")
+    ]
+    current_revision: Annotated[
+        int, Field(default=0, ge=0, description="The revision being released.")
+    ]
+    latest_revision: Annotated[
+        int,
+        Field(
+            default=0,
+            ge=0,
+            description="The highest revision number ever given; numbers are never reused, "
+            "even after the history that listed them was trimmed.",
+        ),
+    ]
+    current_template_hash: Annotated[
+        str, Field(default="", description="Hash of the current revision's pod template.")
+    ]
+    observed_template_hash: Annotated[
+        str,
+        Field(
+            default="",
+            description="Hash of the spec's pod template the operator last acted on; a spec "
+            "whose template hashes differently starts a new revision.",
+        ),
+    ]
+    message: Annotated[str, Field(default="", description="What is happening or what went wrong.")]
+    release_started_at: Annotated[
+        str | None,
+        Field(default=None, description="When the current revision's release started."),
+    ]
+    phase_started_at: Annotated[
+        str | None, Field(default=None, description="When the current phase began.")
+    ]
+    switched_at: Annotated[str | None, Field(default=None, description="When traffic last moved.")]
+    scale_down_color: Annotated[
+        str,
+        Field(
+            default="",
+            description="A colour waiting to be scaled down once its delay has passed and the "
+            "active Service's EndpointSlices no longer list it.",
+        ),
+    ]
+    scale_down_after: Annotated[
+        str | None, Field(default=None, description="The earliest time of that scale-down.")
+    ]
+    actions_pending: Annotated[
+        bool,
+        Field(
+            default=False,
+            description="The last tick changed something in the cluster; the next one confirms "
+            "it. Keeps the Release ticking until what status says is what the cluster has.",
+        ),
+    ]
+    gates: Annotated[
+        list[GateStatus],
+        Field(default_factory=list, description="Progress of the gates being run now."),
+    ]
+    conditions: Annotated[
+        list[Condition], Field(default_factory=list, description="Standard conditions.")
+    ]
+    history: Annotated[
+        list[HistoryEntry],
+        Field(default_factory=list, description="Revisions, newest first."),
+    ]
