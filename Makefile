@@ -31,7 +31,7 @@ test: venv tools  ## run every test (unit, component, service, CLI, validation);
 lint: venv  ## ruff, mypy --strict and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy operator service
+	$(BIN)/mypy operator service sandbox
 	$(BIN)/mypy tests/validation tests/e2e
 	$(BIN)/lint-imports
 

@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from greenlight import models
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator.controllers import FakeControllers
 from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
-from tests.emulator import EmulatedCluster, wait_for
-from tests.emulator.controllers import FakeControllers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from tests.emulator import EmulatedCluster, UserInfo, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, UserInfo, wait_for
 from tests.emulator.builders import RELEASE_CRD
 from tests.service import live
 

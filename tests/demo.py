@@ -18,10 +18,10 @@ import subprocess
 import sys
 import tempfile
 
+from greenlight_sandbox.emulator import EmulatedCluster
+from greenlight_sandbox.emulator.controllers import FakeControllers
 from tests.bench import TimedApps, operator_process
 from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
-from tests.emulator import EmulatedCluster
-from tests.emulator.controllers import FakeControllers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from greenlight.cli.main import cli
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 
 API_VERSION = "greenlight.dev/v1alpha1"
 CRD = pathlib.Path(__file__).parents[2] / "manifests" / "crds" / "releases.greenlight.dev.yaml"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from greenlight import models
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.cli.conftest import NAMESPACE, VERIFYING, create_release, read_release, run_cli
-from tests.emulator import EmulatedCluster
 
 AWAITING = {**VERIFYING, "phase": "AwaitingPromotion", "message": "every gate passed"}
 SUCCEEDED = {

@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.cli.conftest import (
     NAMESPACE,
     VERIFYING,
@@ -24,7 +25,6 @@ from tests.cli.conftest import (
 )
 from tests.cli.test_bad_input import closed_port
 from tests.cli.test_following import PROGRESSING
-from tests.emulator import EmulatedCluster, wait_for
 
 
 class RunningProgram:

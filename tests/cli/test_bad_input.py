@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from greenlight.cli.main import cli
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.cli.conftest import (
     API_VERSION,
     NAMESPACE,
@@ -18,7 +19,6 @@ from tests.cli.conftest import (
     run_cli,
     write_kubeconfig,
 )
-from tests.emulator import EmulatedCluster
 
 EVERY_COMMAND = [
     ["status", "web"],

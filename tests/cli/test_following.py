@@ -16,6 +16,7 @@ from rich.console import Console
 from greenlight import models
 from greenlight.cli import output
 from greenlight.kube import releases
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.cli.conftest import (
     API_VERSION,
     NAMESPACE,
@@ -27,7 +28,6 @@ from tests.cli.conftest import (
     set_status,
     watch_started,
 )
-from tests.emulator import EmulatedCluster, wait_for
 
 PROGRESSING = {
     **VERIFYING,

@@ -8,6 +8,7 @@ import pathlib
 
 import yaml
 
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.cli.conftest import (
     IMAGE,
     NAMESPACE,
@@ -17,7 +18,6 @@ from tests.cli.conftest import (
     run_cli,
     write_kubeconfig,
 )
-from tests.emulator import EmulatedCluster
 
 
 def add_event(cluster: EmulatedCluster, name: str, reason: str, message: str, when: str) -> None:

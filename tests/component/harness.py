@@ -23,7 +23,7 @@ import kopf
 from greenlight import models
 from greenlight.handlers import kopf_handlers
 from greenlight.settings import OperatorSettings, ProbeVia
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 
 NAMESPACE = "shop"
 CRD_PATH = "manifests/crds/releases.greenlight.dev.yaml"

@@ -15,6 +15,8 @@ import pytest
 
 from greenlight import models
 from greenlight.models import Outcome, Phase
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator.controllers import FakeControllers
 from tests.component.harness import (
     CRD_PATH,
     NAMESPACE,
@@ -26,8 +28,6 @@ from tests.component.harness import (
     set_image,
     status_of,
 )
-from tests.emulator import EmulatedCluster, wait_for
-from tests.emulator.controllers import FakeControllers
 
 GATES = [
     {

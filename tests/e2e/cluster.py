@@ -24,7 +24,7 @@ from typing import Any
 import kubernetes
 
 from greenlight.kube import client as kube_client
-from tests.emulator.waiting import wait_for
+from greenlight_sandbox.emulator.waiting import wait_for
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GROUP, VERSION, PLURAL = "greenlight.dev", "v1alpha1", "releases"

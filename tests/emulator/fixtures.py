@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.emulator.cluster import EmulatedCluster
+from greenlight_sandbox.emulator.cluster import EmulatedCluster
 
 
 @pytest.fixture()

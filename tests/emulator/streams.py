@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tests.emulator.cluster import EmulatedCluster
+from greenlight_sandbox.emulator.cluster import EmulatedCluster
 
 
 class WatchStream:

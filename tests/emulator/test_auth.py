@@ -11,7 +11,7 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.emulator import EmulatedCluster, UserInfo
+from greenlight_sandbox.emulator import EmulatedCluster, UserInfo
 
 
 def _call(

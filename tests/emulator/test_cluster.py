@@ -9,7 +9,7 @@ import threading
 import pytest
 import yaml
 
-from tests.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.emulator.builders import CONFIGMAPS, configmap
 
 

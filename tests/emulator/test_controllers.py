@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.emulator import EmulatedCluster, FakeControllers, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, FakeControllers, wait_for
 from tests.emulator.builders import DEPLOYMENTS, SERVICES, deployment, service
 
 BLUE = {"app": "web", "color": "blue"}

@@ -11,7 +11,7 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator import ApiError, EmulatedCluster
 from tests.emulator.builders import (
     CONFIGMAPS,
     DEPLOYMENTS,

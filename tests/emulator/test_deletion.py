@@ -9,7 +9,7 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator import ApiError, EmulatedCluster
 from tests.emulator.builders import (
     CONFIGMAPS,
     DEPLOYMENTS,

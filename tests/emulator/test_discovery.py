@@ -13,7 +13,7 @@ from typing import Any
 import kubernetes.dynamic
 import pytest
 
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.emulator.builders import RELEASE_CRD, RELEASES, release
 
 EXPECTED = {

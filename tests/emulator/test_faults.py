@@ -12,7 +12,7 @@ import kubernetes.client
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.emulator.builders import CONFIGMAPS, configmap
 
 

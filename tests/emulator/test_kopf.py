@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 import pytest
 
-from tests.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.emulator.builders import RELEASE_CRD, RELEASES, release
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.emulator.builders import (
     CONFIGMAPS,
     DEPLOYMENTS,

@@ -7,7 +7,8 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator.patching import json_patch, merge_patch, strategic_merge_patch
 from tests.emulator.builders import (
     CONFIGMAPS,
     DEPLOYMENTS,
@@ -17,7 +18,6 @@ from tests.emulator.builders import (
     deployment,
     release,
 )
-from tests.emulator.patching import json_patch, merge_patch, strategic_merge_patch
 
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"

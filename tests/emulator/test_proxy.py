@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 
 
 def _get(cluster: EmulatedCluster, path: str) -> tuple[int, str]:

@@ -7,9 +7,13 @@ from typing import Any
 import kubernetes.client
 import pytest
 
-from tests.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator import ApiError, EmulatedCluster
+from greenlight_sandbox.emulator.selectors import (
+    labels_match,
+    parse_field_selector,
+    parse_label_selector,
+)
 from tests.emulator.builders import CONFIGMAPS, configmap
-from tests.emulator.selectors import labels_match, parse_field_selector, parse_label_selector
 
 LABELS = {"app": "web", "color": "blue", "tier": "front"}
 

@@ -9,8 +9,8 @@ import kubernetes.client
 import kubernetes.watch
 import pytest
 
-from tests.emulator import EmulatedCluster
-from tests.emulator import watch as watch_module
+from greenlight_sandbox.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import watch as watch_module
 from tests.emulator.builders import CONFIGMAPS, RELEASE_CRD, RELEASES, configmap, release
 from tests.emulator.streams import open_watch, summary
 

@@ -11,8 +11,8 @@ import pytest
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
 from greenlight.settings import OperatorSettings
-from tests.emulator import EmulatedCluster
-from tests.emulator.controllers import FakeControllers
+from greenlight_sandbox.emulator import EmulatedCluster
+from greenlight_sandbox.emulator.controllers import FakeControllers
 from tests.kube.factories import release_body, target_of
 
 CRD = pathlib.Path(__file__).parents[2] / "manifests" / "crds" / "releases.greenlight.dev.yaml"

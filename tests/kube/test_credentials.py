@@ -11,7 +11,7 @@ from kubernetes.client.exceptions import ApiException
 from greenlight.kube.client import load_api_client
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.settings import OperatorSettings
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 from tests.kube.conftest import CRD
 from tests.kube.factories import release_body, target_of
 

@@ -16,8 +16,8 @@ from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
 from greenlight.rollout.observation import ColorState, ServiceState
-from tests.emulator import EmulatedCluster
-from tests.emulator.controllers import FakeControllers
+from greenlight_sandbox.emulator import EmulatedCluster
+from greenlight_sandbox.emulator.controllers import FakeControllers
 from tests.kube.conftest import SETTINGS
 from tests.kube.factories import RELEASES, release_body, target_of, template
 

@@ -15,7 +15,7 @@ from greenlight.gates.transports import ApiServerProxyTransport
 from greenlight.kube import proxy
 from greenlight.kube.client import load_api_client
 from greenlight.models import HttpProbeSpec
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 
 Seen = list[tuple[str, str, str | None, str]]
 

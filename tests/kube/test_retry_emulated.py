@@ -13,7 +13,7 @@ from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
 from greenlight.settings import OperatorSettings
-from tests.emulator import EmulatedCluster
+from greenlight_sandbox.emulator import EmulatedCluster
 
 LIST_DEPLOYMENTS = r"/apis/apps/v1/namespaces/shop/deployments$"
 STATUS = r"/releases/web/status$"

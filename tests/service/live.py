@@ -20,7 +20,7 @@ import uvicorn
 from greenlight import models
 from greenlight_api.core.config import Settings
 from greenlight_api.main import create_app
-from tests.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.emulator.builders import RELEASE_CRD
 
 REPO = pathlib.Path(__file__).parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from greenlight import models
 from greenlight_api.core.config import AuthMode, Settings
-from tests.emulator import EmulatedCluster, UserInfo, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, UserInfo, wait_for
 from tests.service import live
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")

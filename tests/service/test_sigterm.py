@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from greenlight import models
-from tests.emulator import EmulatedCluster, wait_for
+from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from tests.service import live
 
 GRACE = 3.0

@@ -3,7 +3,7 @@
 Rules are matched in the order they were added, by HTTP method (or any) and by a regular
 expression searched in the URL path (without the query string). A matched rule is used up
 after ``count`` requests. Faults apply to the system under test only, never to the
-emulator's own harness requests (see :mod:`tests.emulator.cluster`).
+emulator's own harness requests (see :mod:`greenlight_sandbox.emulator.cluster`).
 """
 
 from __future__ import annotations

@@ -22,11 +22,17 @@ from typing import Any
 
 import kmock
 
-from tests.emulator import patching
-from tests.emulator.errors import ApiError, already_exists, conflict, invalid, not_found
-from tests.emulator.resources import ResourceType
-from tests.emulator.selectors import Selection
-from tests.emulator.watch import WatchEvent, WatchHub
+from greenlight_sandbox.emulator import patching
+from greenlight_sandbox.emulator.errors import (
+    ApiError,
+    already_exists,
+    conflict,
+    invalid,
+    not_found,
+)
+from greenlight_sandbox.emulator.resources import ResourceType
+from greenlight_sandbox.emulator.selectors import Selection
+from greenlight_sandbox.emulator.watch import WatchEvent, WatchHub
 
 Obj = dict[str, Any]
 ObjKey = tuple[str | None, str]  # (namespace, name)

@@ -23,15 +23,24 @@ from typing import Any
 import aiohttp.web
 import kmock
 
-from tests.emulator import discovery, proxy
-from tests.emulator.auth import Authorizer, UserInfo
-from tests.emulator.errors import ApiError, status_body
-from tests.emulator.faults import Faults
-from tests.emulator.patching import apply_patch
-from tests.emulator.resources import REVIEW_PLURALS, Registry, ResourceType, types_from_crd
-from tests.emulator.selectors import Selection, parse_field_selector, parse_label_selector
-from tests.emulator.store import Obj, Store
-from tests.emulator.watch import WatchHub, WatchRequest, serve_watch
+from greenlight_sandbox.emulator import discovery, proxy
+from greenlight_sandbox.emulator.auth import Authorizer, UserInfo
+from greenlight_sandbox.emulator.errors import ApiError, status_body
+from greenlight_sandbox.emulator.faults import Faults
+from greenlight_sandbox.emulator.patching import apply_patch
+from greenlight_sandbox.emulator.resources import (
+    REVIEW_PLURALS,
+    Registry,
+    ResourceType,
+    types_from_crd,
+)
+from greenlight_sandbox.emulator.selectors import (
+    Selection,
+    parse_field_selector,
+    parse_label_selector,
+)
+from greenlight_sandbox.emulator.store import Obj, Store
+from greenlight_sandbox.emulator.watch import WatchHub, WatchRequest, serve_watch
 
 logger = logging.getLogger(__name__)
 

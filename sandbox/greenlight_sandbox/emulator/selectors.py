@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tests.emulator.errors import ApiError
+from greenlight_sandbox.emulator.errors import ApiError
 
 _SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\((.*)\)\s*$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$")

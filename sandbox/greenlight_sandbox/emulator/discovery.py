@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulator.errors import ApiError
-from tests.emulator.resources import Registry, ResourceType
+from greenlight_sandbox.emulator.errors import ApiError
+from greenlight_sandbox.emulator.resources import Registry, ResourceType
 
 SERVER_VERSION: dict[str, str] = {
     "major": "1",

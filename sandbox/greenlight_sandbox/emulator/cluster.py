@@ -4,7 +4,8 @@ The emulator is served on ``127.0.0.1:<free port>`` from a background thread tha
 own event loop, so the facade works from plain (sync) tests, from other threads, and, via
 the kubeconfig file it writes, from other processes. State changes made through the facade
 go over HTTP, so watchers see them; they are harness requests (see
-:mod:`tests.emulator.client`). Never call the facade from the emulator's own loop thread.
+:mod:`greenlight_sandbox.emulator.client`). Never call the facade from the emulator's own
+loop thread.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import aiohttp.web
 import yaml
 
-from tests.emulator.auth import ADMIN_TOKEN, UserInfo
-from tests.emulator.client import HarnessClient, resource_path
-from tests.emulator.emulator import GreenlightEmulator, RecordedRequest
-from tests.emulator.errors import ApiError
-from tests.emulator.faults import FaultRule
-from tests.emulator.proxy import ProxyHandler
-from tests.emulator.resources import ResourceType
+from greenlight_sandbox.emulator.auth import ADMIN_TOKEN, UserInfo
+from greenlight_sandbox.emulator.client import HarnessClient, resource_path
+from greenlight_sandbox.emulator.emulator import GreenlightEmulator, RecordedRequest
+from greenlight_sandbox.emulator.errors import ApiError
+from greenlight_sandbox.emulator.faults import FaultRule
+from greenlight_sandbox.emulator.proxy import ProxyHandler
+from greenlight_sandbox.emulator.resources import ResourceType
 
 if TYPE_CHECKING:
     import kubernetes.client

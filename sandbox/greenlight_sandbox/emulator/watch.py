@@ -24,8 +24,8 @@ from typing import Any
 
 import aiohttp.web
 
-from tests.emulator.errors import status_body
-from tests.emulator.selectors import Selection
+from greenlight_sandbox.emulator.errors import status_body
+from greenlight_sandbox.emulator.selectors import Selection
 
 Obj = dict[str, Any]
 

@@ -21,12 +21,12 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from tests.emulator.errors import ApiError
-from tests.emulator.selectors import labels_match, selector_from_dict
+from greenlight_sandbox.emulator.errors import ApiError
+from greenlight_sandbox.emulator.selectors import labels_match, selector_from_dict
 
 if TYPE_CHECKING:
-    from tests.emulator.background import BackgroundControllers
-    from tests.emulator.cluster import EmulatedCluster
+    from greenlight_sandbox.emulator.background import BackgroundControllers
+    from greenlight_sandbox.emulator.cluster import EmulatedCluster
 
 Obj = dict[str, Any]
 DEPLOYMENTS = ("apps/v1", "deployments")
@@ -234,7 +234,7 @@ class FakeControllers:
         self, auto_ready: bool = True, auto_endpoints: bool = True, lag_seconds: float = 0.0
     ) -> BackgroundControllers:
         """Start reacting to watch events in a thread; stop with ``.stop()`` (or ``with``)."""
-        from tests.emulator.background import BackgroundControllers
+        from greenlight_sandbox.emulator.background import BackgroundControllers
 
         if self._background is not None and self._background.running:
             raise RuntimeError("The fake controllers already run in the background.")

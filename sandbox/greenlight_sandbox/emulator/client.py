@@ -2,8 +2,9 @@
 
 Its requests carry the harness header, so they are not recorded, not authenticated and not
 subject to injected faults, yet they change state through HTTP like any client (watchers
-see them). Failures are raised as :class:`~tests.emulator.errors.ApiError` built from the
-server's ``Status`` body. One connection per call: safe from any thread.
+see them). Failures are raised as
+:class:`~greenlight_sandbox.emulator.errors.ApiError` built from the server's ``Status`` body.
+One connection per call: safe from any thread.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from tests.emulator.emulator import HARNESS_HEADER
-from tests.emulator.errors import ApiError
+from greenlight_sandbox.emulator.emulator import HARNESS_HEADER
+from greenlight_sandbox.emulator.errors import ApiError
 
 
 class HarnessClient:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.emulator.errors import ApiError
+from greenlight_sandbox.emulator.errors import ApiError
 
 # Merge keys of the built-in types' lists, by field name. Lists not named here merge by
 # "name" when every item on both sides is an object with a name; otherwise they replace.

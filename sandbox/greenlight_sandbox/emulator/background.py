@@ -1,8 +1,9 @@
 """The reactive loop of the fake controllers: watch Deployments and Services, react.
 
 It runs in its own thread with its own event loop and aiohttp session (harness requests),
-and calls the synchronous :class:`~tests.emulator.controllers.FakeControllers` methods in
-worker threads. Reactions:
+and calls the synchronous
+:class:`~greenlight_sandbox.emulator.controllers.FakeControllers` methods in worker
+threads. Reactions:
 
 - a Deployment added or changed and not rolled out -> marked ready (``auto_ready``);
 - a Deployment or a Service added, changed or deleted -> the EndpointSlices of the affected
@@ -25,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 
-from tests.emulator.controllers import is_rolled_out, selects
-from tests.emulator.emulator import HARNESS_HEADER
-from tests.emulator.errors import ApiError
+from greenlight_sandbox.emulator.controllers import is_rolled_out, selects
+from greenlight_sandbox.emulator.emulator import HARNESS_HEADER
+from greenlight_sandbox.emulator.errors import ApiError
 
 if TYPE_CHECKING:
-    from tests.emulator.controllers import FakeControllers
+    from greenlight_sandbox.emulator.controllers import FakeControllers
 
 logger = logging.getLogger(__name__)
 Obj = dict[str, Any]
