@@ -83,6 +83,7 @@ def test_requests_are_recorded(kube_cluster: EmulatedCluster) -> None:
     )
     assert request.query == {"labelSelector": "a=b"}
     assert request.time > 0
+    assert request.answered >= request.time  # when the answer was ready
     kube_cluster.clear_requests()
     assert kube_cluster.requests == []
 

@@ -59,6 +59,7 @@ class RecordedRequest:
     query: dict[str, str]
     status: int  # 0 until answered; a watch is recorded as answered when its stream starts
     time: float  # time.monotonic() at arrival
+    answered: float = 0.0  # time.monotonic() when the answer was ready; 0.0 until then
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +165,7 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             response = json_response(status_body(500, repr(exc)), 500)
         if record is not None and record.status == 0:
             record.status = response.status
+            record.answered = time.monotonic()
         return response
 
     async def _dispatch(
@@ -303,6 +305,7 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         )
         if record is not None:
             record.status = 200
+            record.answered = time.monotonic()
         return await serve_watch(raw, self.hub, watch)
 
     def _delete(self, rtype: ResourceType, ns: str | None, name: str, body: Any) -> Obj:
