@@ -1,0 +1,163 @@
+"""The sandbox cluster: the emulated API server with the controllers that make it a cluster.
+
+:class:`Sandbox` puts together, in this process:
+
+- the emulated API server (graceful pod deletion on, Services given cluster IPs), with the
+  Release CRD generated from the operator's models;
+- the Deployment controller (pods for Deployments, Deployment status);
+- the kubelet (each pod's container a local process on its own loopback address);
+- the EndpointSlice controller (endpoints follow pod readiness and termination);
+- a proxy for every Service on its cluster IP, following the endpoints after a kube-proxy-like
+  propagation lag, and the API server's service proxy path routed to the same pods.
+
+The operator, the API service and any client are other processes that reach it through the
+kubeconfig written into the work directory. Stopping the sandbox stops every pod process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import shutil
+import time
+from types import TracebackType
+from typing import Any, Self
+
+from greenlight.crd import release_crd
+from greenlight_sandbox.addresses import POD_NETWORK, SERVICE_NETWORK, AddressPool
+from greenlight_sandbox.deployments import DeploymentController
+from greenlight_sandbox.emulator import EmulatedCluster
+from greenlight_sandbox.emulator.errors import ApiError
+from greenlight_sandbox.endpoints import EndpointSliceController
+from greenlight_sandbox.images import ImageMap
+from greenlight_sandbox.informer import ControllerThread
+from greenlight_sandbox.kubelet import Kubelet
+from greenlight_sandbox.serviceproxy import ServiceProxies
+
+Obj = dict[str, Any]
+DEFAULT_LAG_SECONDS = 1.0
+
+
+class Sandbox:
+    """A running sandbox cluster; use as a context manager, or :meth:`start` and :meth:`stop`."""
+
+    def __init__(
+        self,
+        workdir: pathlib.Path,
+        *,
+        propagation_lag_seconds: float = DEFAULT_LAG_SECONDS,
+        images: ImageMap | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.propagation_lag_seconds = propagation_lag_seconds
+        self.images = images or ImageMap.load()
+        self.ready_seconds: float | None = None  # how long start() took
+        self._cluster: EmulatedCluster | None = None
+        self._controllers: list[ControllerThread] = []
+        self._proxies: ServiceProxies | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        began = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log_dir = self.workdir / "pods"
+        log_dir.mkdir(exist_ok=True)
+        try:
+            cluster = EmulatedCluster(
+                graceful_pod_deletion=True,
+                service_addresses=AddressPool(SERVICE_NETWORK),
+            ).start()
+            self._cluster = cluster
+            cluster.create(release_crd())
+            proxies = ServiceProxies(cluster, propagation_lag_seconds=self.propagation_lag_seconds)
+            self._proxies = proxies
+            self._controllers = [
+                DeploymentController(cluster),
+                Kubelet(
+                    cluster,
+                    images=self.images,
+                    pod_addresses=AddressPool(POD_NETWORK),
+                    log_dir=log_dir,
+                ),
+                EndpointSliceController(cluster),
+                proxies,
+            ]
+            for controller in self._controllers:
+                controller.start()
+            cluster.set_service_proxy(proxies.api_server_handler)
+            shutil.copyfile(cluster.kubeconfig_path, self.kubeconfig_path)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_seconds = time.monotonic() - began
+        return self
+
+    def stop(self) -> None:
+        """Stop the controllers (the kubelet stops every pod process), then the API server."""
+        for controller in reversed(self._controllers):
+            with contextlib.suppress(Exception):
+                controller.stop()
+        self._controllers = []
+        if self._cluster is not None:
+            self._cluster.stop()
+            self._cluster = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- use -------------------------------------------------------------------------------
+
+    @property
+    def cluster(self) -> EmulatedCluster:
+        if self._cluster is None:
+            raise RuntimeError("The sandbox is not running.")
+        return self._cluster
+
+    @property
+    def kubeconfig_path(self) -> pathlib.Path:
+        """A kubeconfig for kubectl, the CLI, the operator: stable for the sandbox's life."""
+        return self.workdir / "kubeconfig"
+
+    @property
+    def pod_log_dir(self) -> pathlib.Path:
+        return self.workdir / "pods"
+
+    def service_address(
+        self, namespace: str, name: str, port: int | str | None = None
+    ) -> tuple[str, int]:
+        """Where a Service's proxy listens: its cluster IP and port, reachable from here."""
+        if self._proxies is None:
+            raise RuntimeError("The sandbox is not running.")
+        return self._proxies.address(namespace, name, port)
+
+    def service_url(self, namespace: str, name: str, port: int | str | None = None) -> str:
+        host, number = self.service_address(namespace, name, port)
+        return f"http://{host}:{number}"
+
+    def ensure_namespace(self, name: str) -> None:
+        if self.cluster.get("v1", "namespaces", None, name) is None:
+            self.cluster.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+            )
+
+    def apply(self, obj: Obj) -> Obj:
+        """Create ``obj``, or update its spec (and labels) if it exists, as `kubectl apply` would."""
+        metadata = obj["metadata"]
+        namespace = metadata.get("namespace")
+        plural = f"{obj['kind'].lower()}s"
+        try:
+            return self.cluster.create(obj)
+        except ApiError as error:
+            if error.code != 409:
+                raise
+        patch = {"metadata": {"labels": metadata.get("labels") or {}}, "spec": obj["spec"]}
+        return self.cluster.patch(obj["apiVersion"], plural, namespace, metadata["name"], patch)

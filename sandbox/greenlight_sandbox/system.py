@@ -1,0 +1,102 @@
+"""The whole system running in the sandbox: cluster, operator and the released API service.
+
+:func:`running_system` is what `make demo`, `make sandbox` and `make bench-switch` stand on:
+the sandbox cluster, the real operator as a process, and the Release API and dashboard
+released blue-green by that operator from the chart's own `Release` object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pathlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from greenlight_sandbox import apiservice
+from greenlight_sandbox.cluster import Sandbox
+from greenlight_sandbox.emulator import wait_for
+from greenlight_sandbox.processes import operator_process
+
+Obj = dict[str, Any]
+API_VERSION = "greenlight.dev/v1alpha1"
+PLURAL = "releases"
+
+
+@dataclasses.dataclass
+class RunningSystem:
+    sandbox: Sandbox
+    operator_log: pathlib.Path
+    dashboard_url: str | None  # None when started without the API service
+
+
+def release_status(sandbox: Sandbox, namespace: str, name: str) -> Obj:
+    body = sandbox.cluster.get(API_VERSION, PLURAL, namespace, name) or {}
+    status: Obj = body.get("status") or {}
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    status["_current"] = int(status.get("observedGeneration") or 0) >= generation > 0
+    return status
+
+
+def settled(
+    sandbox: Sandbox, namespace: str, name: str, phases: tuple[str, ...]
+) -> Callable[[], bool]:
+    """A condition: the current spec reached one of ``phases`` and no scale-down is pending."""
+
+    def done() -> bool:
+        status = release_status(sandbox, namespace, name)
+        return bool(
+            status["_current"]
+            and status.get("phase") in phases
+            and not status.get("scaleDownColor")
+        )
+
+    return done
+
+
+def wait_settled(
+    sandbox: Sandbox, namespace: str, name: str, phases: tuple[str, ...], timeout: float
+) -> Obj:
+    try:
+        wait_for(settled(sandbox, namespace, name, phases), timeout=timeout, interval=0.05)
+    except TimeoutError:
+        status = release_status(sandbox, namespace, name)
+        raise TimeoutError(
+            f"Release {namespace}/{name} did not settle in {phases} within {timeout:g} s: "
+            f"phase {status.get('phase')!r}, message {status.get('message')!r}"
+        ) from None
+    return release_status(sandbox, namespace, name)
+
+
+@contextlib.contextmanager
+def running_system(
+    workdir: pathlib.Path,
+    *,
+    propagation_lag_seconds: float = 1.0,
+    with_api_service: bool = True,
+    chart: pathlib.Path = pathlib.Path("charts/greenlight"),
+    say: Callable[[str], None] = print,
+) -> Iterator[RunningSystem]:
+    began = time.monotonic()
+    with Sandbox(workdir, propagation_lag_seconds=propagation_lag_seconds) as sandbox:
+        say(
+            f"sandbox ready in {sandbox.ready_seconds or 0:.2f} s: API server {sandbox.cluster.url}"
+        )
+        log = workdir / "operator.log"
+        with operator_process(sandbox.kubeconfig_path, log):
+            say(f"operator started (log: {log})")
+            dashboard_url = None
+            if with_api_service:
+                release = apiservice.render_api_release(chart)
+                sandbox.ensure_namespace(apiservice.NAMESPACE)
+                sandbox.apply(release)
+                wait_settled(
+                    sandbox, apiservice.NAMESPACE, apiservice.RELEASE_NAME, ("Succeeded",), 90
+                )
+                dashboard_url = sandbox.service_url(apiservice.NAMESPACE, apiservice.RELEASE_NAME)
+                say(
+                    f"API service released blue-green in {time.monotonic() - began:.1f} s; "
+                    f"dashboard: {dashboard_url}/"
+                )
+            yield RunningSystem(sandbox, log, dashboard_url)
