@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 # shellcheck for the scripts (a binary in a PyPI wheel).
 SHELLCHECK_VERSION := 0.11.0.1
 
-.PHONY: help venv test lint typecheck crd check-crd bench demo run e2e validate tools lock \
+.PHONY: help venv test lint typecheck crd check-crd bench demo sandbox bench-switch run e2e validate tools lock \
 	image-deps images kind e2e-kind clean
 
 help:  ## list the targets
@@ -62,8 +62,17 @@ bench: venv  ## print the benchmark figures of the operator and the API service 
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_api
 
-demo: venv  ## without a cluster: the real operator releases a service on an emulated API server
-	$(PY) -m tests.demo
+# The sandbox commands run from the checkout: they render the chart with helm (.tools/bin).
+SANDBOX := PATH="$(CURDIR)/$(TOOLS):$(CURDIR)/$(BIN):$$PATH" $(PY) -m greenlight_sandbox
+
+demo: venv tools  ## the story on the sandbox: real pods, real traffic, the real operator and API
+	$(SANDBOX) demo
+
+sandbox: venv tools  ## the sandbox kept running for kubectl, the CLI and the dashboard (Ctrl-C)
+	$(SANDBOX) up
+
+bench-switch: venv tools  ## failed requests per switch at 200 req/s, with a negative control
+	$(SANDBOX) bench-switch
 
 run: venv  ## the operator against the current kubeconfig context (all namespaces)
 	$(BIN)/kopf run --standalone -A -m greenlight.main --liveness http://0.0.0.0:8080/healthz

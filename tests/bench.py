@@ -21,17 +21,15 @@ import functools
 import os
 import pathlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from greenlight import models
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from greenlight_sandbox.emulator.controllers import FakeControllers
+from greenlight_sandbox.processes import operator_process
 from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -61,33 +59,6 @@ class TimedApps:
         with self.lock:
             self.answers.append((time.monotonic(), str(name), image, ok))
         return (200, "ok") if ok else (503, "unhealthy")
-
-
-@contextlib.contextmanager
-def operator_process(
-    cluster: EmulatedCluster, log: pathlib.Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(cluster.kubeconfig_path),
-        "GREENLIGHT_PROBE_VIA": "apiserver",
-        "GREENLIGHT_METRICS_PORT": "0",
-        "GREENLIGHT_TICK_SECONDS": "0.2",
-    }
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kopf", "run", "--standalone", "-A", "-m", "greenlight.main"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            process.wait(30)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -157,7 +128,7 @@ def bench_latencies(rounds: int, workdir: pathlib.Path) -> dict[str, Any]:
     switch, rollback, per_release = [], [], []
     with contextlib.ExitStack() as stack:
         cluster, apps = prepared_cluster(stack)
-        stack.enter_context(operator_process(cluster, workdir / "latency.log"))
+        stack.enter_context(operator_process(cluster.kubeconfig_path, workdir / "latency.log"))
         for n in range(rounds):
             name = f"lat{n}"
             verify = {
@@ -227,7 +198,7 @@ def bench_idle(count: int, workdir: pathlib.Path) -> dict[str, float]:
                 subresource="status",
             )
         cluster.clear_requests()
-        with operator_process(cluster, workdir / "idle.log") as process:
+        with operator_process(cluster.kubeconfig_path, workdir / "idle.log") as process:
             started = time.monotonic()
             # Settled once the initial list is done; then measure a quiet minute's share.
             wait_for(
@@ -256,7 +227,7 @@ def bench_wave(count: int, workdir: pathlib.Path) -> dict[str, float]:
     with contextlib.ExitStack() as stack:
         cluster, _apps = prepared_cluster(stack)
         log = workdir / "wave.log"
-        stack.enter_context(operator_process(cluster, log))
+        stack.enter_context(operator_process(cluster.kubeconfig_path, log))
         cluster.inject_errors(
             method="PATCH", path_regex=r"/status$", status=429, count=20, retry_after=0
         )

@@ -150,7 +150,7 @@ class Sandbox:
             )
 
     def apply(self, obj: Obj) -> Obj:
-        """Create ``obj``, or update its spec (and labels) if it exists, as `kubectl apply` would."""
+        """Create ``obj``, or update its spec and labels if it exists (as `kubectl apply`)."""
         metadata = obj["metadata"]
         namespace = metadata.get("namespace")
         plural = f"{obj['kind'].lower()}s"

@@ -1,0 +1,83 @@
+"""The sandbox end to end: the API service released, a switch under load losing nothing, and a
+revision failing after its switch, switched back by the operator (real processes, real traffic).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import pathlib
+import urllib.request
+
+import pytest
+
+from greenlight_sandbox import measure, story
+from greenlight_sandbox.loadgen import LoadGenerator
+from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SETTLE_SECONDS = 60.0
+PREVIEW = "shop-preview"
+
+
+def release(system: RunningSystem, revision: story.Revision) -> str:
+    system.sandbox.apply(story.with_revision(story.shop_release(), revision))
+    status = wait_settled(
+        system.sandbox,
+        story.NAMESPACE,
+        story.RELEASE,
+        ("Succeeded", "RolledBack", "Failed"),
+        SETTLE_SECONDS,
+    )
+    return str(status.get("phase"))
+
+
+@pytest.mark.timeout(240)
+def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_back(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)  # the chart is rendered from the checkout
+    with running_system(tmp_path / "sandbox", say=lambda _: None) as system:
+        assert system.dashboard_url is not None
+        sandbox = system.sandbox
+        sandbox.ensure_namespace(story.NAMESPACE)
+        assert release(system, story.FIRST) == "Succeeded"
+
+        url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
+        with LoadGenerator(f"{url}/", rate_per_second=40, timeout_seconds=2.0) as load:
+            load.start()
+            switch_started = time.monotonic()
+            assert release(system, story.SWITCH) == "Succeeded"
+            switch_ended = time.monotonic()
+            assert release(system, story.FAILS_AFTER_SWITCH) == "RolledBack"
+            records = load.stop()
+
+        during_switch = [r for r in records if switch_started <= r.scheduled < switch_ended]
+        assert len(during_switch) > 100
+        assert [r for r in during_switch if not r.ok] == []
+        versions = [r.version for r in during_switch]
+        assert versions[0] == "1.0.0"
+        assert versions[-1] == "2.0.0"
+
+        requests = sandbox.cluster.requests
+        switch_moves = measure.moves(
+            requests,
+            story.NAMESPACE,
+            active=story.RELEASE,
+            preview=PREVIEW,
+            since=switch_started,
+            until=switch_ended,
+        )
+        assert len(switch_moves) == 1
+        back_moves = measure.moves(
+            requests, story.NAMESPACE, active=story.RELEASE, preview=PREVIEW, since=switch_ended
+        )
+        assert len(back_moves) == 2  # to 4.0.0, then back to 2.0.0
+        # After the switch back has reached the proxies, 2.0.0 answers every request again.
+        settled_after = back_moves[-1].patched + sandbox.propagation_lag_seconds + 0.5
+        tail = [r for r in records if r.scheduled >= settled_after]
+        assert tail and all(r.ok and r.version == "2.0.0" for r in tail)
+
+        with urllib.request.urlopen(f"{system.dashboard_url}/api/v1/releases", timeout=5) as answer:
+            names = {item["name"] for item in json.load(answer)["items"]}
+        assert {story.RELEASE, "greenlight-api"} <= names
