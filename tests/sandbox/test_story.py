@@ -5,14 +5,14 @@ revision failing after its switch, switched back by the operator (real processes
 from __future__ import annotations
 
 import json
-import time
 import pathlib
+import time
 import urllib.request
 
 import pytest
+from greenlight_sandbox.loadgen import LoadGenerator
 
 from greenlight_sandbox import measure, story
-from greenlight_sandbox.loadgen import LoadGenerator
 from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
