@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp.web
 import kmock
 
-from greenlight_sandbox.emulator import discovery, proxy
+from greenlight_sandbox.emulator import discovery, proxy, tables
 from greenlight_sandbox.emulator.auth import Authorizer, UserInfo
 from greenlight_sandbox.emulator.errors import ApiError, status_body
 from greenlight_sandbox.emulator.faults import Faults
@@ -168,6 +168,15 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             record.answered = time.monotonic()
         return response
 
+    def _table(self, rtype: ResourceType, items: list[Obj], list_meta: Obj) -> Obj:
+        crd = None
+        if rtype.crd_name is not None:
+            crds = self.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            if crds is not None:
+                with contextlib.suppress(ApiError):
+                    crd = self.store.get(crds, None, rtype.crd_name)
+        return tables.table(rtype.kind, rtype.version, items, list_meta, crd)
+
     async def _dispatch(
         self,
         request: kmock.Request,
@@ -225,9 +234,13 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         if method == "GET" and _truthy(raw.query.get("watch")):
             return await self._watch(rtype, where, raw, record)
         if method == "GET" and name is not None:
+            if tables.wants_table(raw.headers.get("Accept", "")):
+                return json_response(self._table(rtype, [store.get(rtype, ns, name)], {}))
             return json_response(store.get(rtype, ns, name))
         if method == "GET":
             items, rv = store.list_objects(rtype, self._selection(rtype, ns, raw))
+            if tables.wants_table(raw.headers.get("Accept", "")):
+                return json_response(self._table(rtype, items, {"resourceVersion": rv}))
             listing = {
                 "kind": f"{rtype.kind}List",
                 "apiVersion": rtype.api_version,
