@@ -8,6 +8,7 @@ walks the active Service's whole history (invariant 1 of the contract).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -446,3 +447,65 @@ def test_a_template_the_api_server_refuses_fails_as_an_invalid_spec(
         update(cluster, {"replicas": 3})
         status = wait_phase(cluster, Phase.SUCCEEDED, generation=3)
         assert (status.stable_revision, status.active_color) == (2, "green")
+
+
+def _shift_status_back(cluster: EmulatedCluster, seconds: float, name: str = "web") -> None:
+    """Moves every stored timestamp of the release in flight `seconds` into the past: the same,
+    to the operator, as having been stopped that much longer."""
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+    status = dict(body["status"])
+
+    def back(value: str | None) -> str | None:
+        if not value:
+            return value
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment - datetime.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    for key in ("switchedAt", "verificationStartedAt", "phaseStartedAt", "releaseStartedAt"):
+        if key in status:
+            status[key] = back(status[key])
+    status["gates"] = [
+        {**g, "lastProbeTime": back(g.get("lastProbeTime"))} for g in status["gates"]
+    ]
+    cluster.patch(
+        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"status": status}, subresource="status"
+    )
+
+
+def test_a_verification_window_nobody_watched_does_not_pass(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """Stopped in PostVerification after its gate had passed, restarted after the window had
+    elapsed: the unwatched window counts for nothing, and the failing revision is rolled back."""
+    verify = {
+        "durationSeconds": 3,
+        "gates": [
+            {
+                "name": "smoke",
+                "http": {"path": "/healthz"},
+                "intervalSeconds": 1,
+                "failureThreshold": 3,
+            }
+        ],
+    }
+    with RunningOperator(cluster):
+        cluster.create(release(verification=verify, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        assert wait_for(
+            lambda: (
+                (s := status_of(cluster)).phase is Phase.POST_VERIFICATION
+                and s.current_revision == 2
+                and s.gates[0].phase is models.GatePhase.PASSED
+            )
+        )
+    apps.unhealthy_images.add("web:2")
+    _shift_status_back(cluster, 60)
+    with RunningOperator(cluster):
+        status = wait_phase(cluster, Phase.ROLLED_BACK, Phase.SUCCEEDED, generation=2)
+        assert status.phase is Phase.ROLLED_BACK, status.message
+        assert status.stable_revision == 1
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+    blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+    assert blue["spec"]["replicas"] == 2
+    assert_traffic_invariant(cluster)
