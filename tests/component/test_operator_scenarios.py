@@ -509,3 +509,65 @@ def test_a_verification_window_nobody_watched_does_not_pass(
     blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
     assert blue["spec"]["replicas"] == 2
     assert_traffic_invariant(cluster)
+
+
+def _set_port(cluster: EmulatedCluster, image: str, port: int, name: str = "web") -> None:
+    """A new revision whose container listens on another port (the Services' targetPort)."""
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    assert body is not None
+    template = body["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    container["image"], container["ports"] = image, [{"containerPort": port}]
+    cluster.patch(
+        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": {"template": template}}
+    )
+
+
+def service_target(cluster: EmulatedCluster, service: str = "web") -> tuple[str | None, Any]:
+    """The colour the Service selects and its targetPort, as written together."""
+    svc = cluster.get("v1", "services", NAMESPACE, service) or {"spec": {}}
+    color = (svc["spec"].get("selector") or {}).get(models.LABEL_COLOR)
+    ports = svc["spec"].get("ports") or [{}]
+    return color, ports[0].get("targetPort")
+
+
+def assert_ports_follow_colours(cluster: EmulatedCluster, ports: dict[str, int]) -> None:
+    """Every stored version of the active Service sends traffic to the port of the colour it
+    selects (a selector and its port never disagree, not even for one write)."""
+    for version in cluster.history("v1", "services", NAMESPACE, "web"):
+        color = (version["spec"].get("selector") or {}).get(models.LABEL_COLOR)
+        assert version["spec"]["ports"][0]["targetPort"] == ports[color], version["spec"]
+
+
+def test_switching_back_restores_the_stable_port(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(verification=VERIFY, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+        _set_port(cluster, "web:2", 9000)
+        wait_phase(cluster, Phase.POST_VERIFICATION, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("green", 9000))
+        apps.unhealthy_images.add("web:2")
+        wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+    assert_ports_follow_colours(cluster, {"blue": 8000, "green": 9000})
+    assert_traffic_invariant(cluster)
+
+
+def test_rollback_to_a_warm_revision_restores_its_port(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "scaleDownDelaySeconds": 300}))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        _set_port(cluster, "web:2", 9000)
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("green", 9000))
+        annotate(cluster, models.ANNOTATION_ROLLBACK_TO, "1")
+        assert wait_for(lambda: status_of(cluster).stable_revision == 1)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+        assert wait_for(lambda: service_target(cluster, "web-preview") == ("blue", 8000))
+    assert_ports_follow_colours(cluster, {"blue": 8000, "green": 9000})
+    assert_traffic_invariant(cluster)

@@ -61,7 +61,7 @@ def decide(
         advance(draft, spec, obs)
         keep_workloads(draft, spec, obs)
         prune_revisions(draft, obs)
-    keep_traffic(draft, obs)
+    keep_traffic(draft, spec if problem is None else None, obs)
     scale_down_when_drained(draft, obs)
     draft.set(
         observed_generation=obs.generation,

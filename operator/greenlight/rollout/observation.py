@@ -20,6 +20,9 @@ class ColorState:
     # Ready as `kubectl rollout status` judges it: the controller observed the latest generation
     # and every desired replica is updated and available.
     rolled_out: bool = False
+    # The first container's first port in its pod template: where a Service selecting this
+    # colour must send traffic (unless `spec.service.targetPort` says otherwise).
+    container_port: int | None = None
 
     @property
     def serving(self) -> bool:
@@ -37,6 +40,7 @@ class ServiceState:
     exists: bool = False
     selected_color: Color | None = None  # the `greenlight.dev/color` in its selector
     foreign: bool = False  # exists but is not owned by this Release: never touched
+    target_port: int | str | None = None  # the targetPort of its first port
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
