@@ -571,3 +571,41 @@ def test_rollback_to_a_warm_revision_restores_its_port(
         assert wait_for(lambda: service_target(cluster, "web-preview") == ("blue", 8000))
     assert_ports_follow_colours(cluster, {"blue": 8000, "green": 9000})
     assert_traffic_invariant(cluster)
+
+
+def test_a_release_name_too_long_for_its_derived_names_fails_naming_the_field(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`<name>-preview` must be a valid Service name (63 characters at most); the emulated API
+    server does not enforce the CRD's rule, so the operator must refuse it itself."""
+    long_name = "a" * 56
+    with RunningOperator(cluster):
+        cluster.create(release(name=long_name, strategy=FAST))
+        cluster.create(release(name="fine", strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, name=long_name)
+        assert "metadata.name" in status.message and "55" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True" and "metadata.name" in invalid.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster, long_name))
+        wait_phase(cluster, Phase.SUCCEEDED, name="fine")
+    assert not [
+        s["metadata"]["name"]
+        for s in cluster.list("v1", "services", NAMESPACE)
+        if s["metadata"]["name"].startswith(long_name)
+    ]
+    assert cluster.get("apps/v1", "deployments", NAMESPACE, f"{long_name}-blue") is None
+
+
+def test_duplicate_gate_names_fail_naming_the_field(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    twice = [
+        {**GATES[0], "successThreshold": 5},
+        {**GATES[0], "successThreshold": 1, "http": {"path": "/livez"}},
+    ]
+    with RunningOperator(cluster):
+        cluster.create(release(gates=twice, strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED)
+        assert "spec.gates" in status.message and "readyz" in status.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster))
+    assert cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None

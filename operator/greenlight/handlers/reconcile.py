@@ -81,7 +81,9 @@ async def reconcile(
     status = read_status(body)
     now = runtime.clock()
     try:
-        checked: validation.ValidSpec | SpecProblem = validation.validate_spec(raw_spec)
+        checked: validation.ValidSpec | SpecProblem = validation.validate_spec(
+            raw_spec, name=str(metadata["name"])
+        )
     except Exception as error:  # a shape no check foresaw must not crash-loop the Release
         checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
     spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
