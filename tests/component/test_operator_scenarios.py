@@ -609,3 +609,33 @@ def test_duplicate_gate_names_fail_naming_the_field(
         assert "spec.gates" in status.message and "readyz" in status.message
         assert wait_for(lambda: "InvalidSpec" in events(cluster))
     assert cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None
+
+
+def test_a_foreign_deployment_with_a_colours_name_fails_at_once(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    foreign = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web-blue", "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "other"}},
+            "template": {
+                "metadata": {"labels": {"app": "other"}},
+                "spec": {"containers": [{"name": "other", "image": "other:1"}]},
+            },
+        },
+    }
+    cluster.create(foreign)
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "progressDeadlineSeconds": 600}))
+        status = wait_phase(cluster, Phase.FAILED, timeout=10)
+        assert "web-blue" in status.message and "not owned" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True" and "web-blue" in invalid.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster))
+    kept = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+    assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"
+    assert not kept["metadata"].get("ownerReferences")
+    assert selector_color(cluster) is None

@@ -142,14 +142,19 @@ def _first_container_port(template: Mapping[str, Any]) -> int | None:
 
 
 def observe(kube: Kube, target: ReleaseTarget) -> dict[Color, ColorState]:
-    """Both colours from one LIST; a Deployment not owned by this Release counts as absent."""
+    """Both colours from one LIST of the Release's labelled Deployments; one not owned by
+    this Release is reported foreign. (A foreign one without our labels is found when it is
+    about to be written: `create_or_patch` raises `ForeignObject`.)"""
     listed = kube.items(collection_path(target.namespace), label_selector=release_selector(target))
     by_name = {(item.get("metadata") or {}).get("name"): item for item in listed}
     states: dict[Color, ColorState] = {}
     for color in Color:
         item = by_name.get(naming.deployment_name(target.name, color))
         owned = item is not None and is_owned(item, target)
-        states[color] = color_state(item) if item is not None and owned else ColorState()
+        if item is None:
+            states[color] = ColorState()
+        else:
+            states[color] = color_state(item) if owned else ColorState(foreign=True)
     return states
 
 

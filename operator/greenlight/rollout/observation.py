@@ -23,6 +23,9 @@ class ColorState:
     # The first container's first port in its pod template: where a Service selecting this
     # colour must send traffic (unless `spec.service.targetPort` says otherwise).
     container_port: int | None = None
+    # A Deployment of this colour's name exists and is not owned by this Release. It is never
+    # touched, and counts as absent for everything else.
+    foreign: bool = False
 
     @property
     def serving(self) -> bool:
@@ -76,6 +79,7 @@ class Annotations:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Observation:
     now: datetime.datetime
+    release: str = ""  # the Release's name, for messages that name the objects derived from it
     generation: int
     template_hash: str  # hash of spec.template; a new hash is a new revision
     images: tuple[str, ...]  # images of spec.template's containers
