@@ -374,18 +374,54 @@ def test_spec_change_while_the_last_tick_still_acts(
 def test_switch_failing_after_the_status_write_is_completed_later(
     cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
 ) -> None:
-    """The tick that writes Succeeded then fails to create the active Service (an outage past
-    the client's retries): the Release keeps ticking until the Service exists."""
+    """The tick that decides the switch then fails to create the active Service (an outage past
+    the client's retries): the Release keeps ticking until the Service exists, and does not say
+    Succeeded before it does."""
     with RunningOperator(cluster):
         cluster.create(release(gates=GATES, strategy=FAST))
         wait_phase(cluster, Phase.VERIFYING)
         cluster.inject_errors(method="POST", path_regex=r"/services$", status=500, count=10_000)
-        wait_phase(cluster, Phase.SUCCEEDED)
+        status = wait_phase(cluster, Phase.POST_VERIFICATION)
+        assert status.active_color == "blue" and status.actions_pending
         assert selector_color(cluster) is None
-        assert status_of(cluster).actions_pending
+        assert status_of(cluster).phase is Phase.POST_VERIFICATION
         cluster.clear_faults()
         assert wait_for(lambda: selector_color(cluster) == "blue", timeout=10)
+        wait_phase(cluster, Phase.SUCCEEDED)
         assert wait_for(lambda: not status_of(cluster).actions_pending, timeout=10)
+    assert_never_succeeded_before_the_service(cluster)
+
+
+def assert_never_succeeded_before_the_service(cluster: EmulatedCluster, name: str = "web") -> None:
+    """No stored status said Succeeded before the active Service selected its active colour."""
+    releases = cluster.history(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    services = cluster.history("v1", "services", NAMESPACE, name)
+    for version in releases:
+        status = version.get("status") or {}
+        if status.get("phase") != Phase.SUCCEEDED:
+            continue
+        rv = int(version["metadata"]["resourceVersion"])
+        selecting = [
+            s
+            for s in services
+            if int(s["metadata"]["resourceVersion"]) < rv
+            and (s["spec"].get("selector") or {}).get(models.LABEL_COLOR) == status["activeColor"]
+        ]
+        assert selecting, f"rv {rv}: Succeeded before the active Service selected the colour"
+
+
+def test_turning_auto_promote_on_while_awaiting_promotion_promotes(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy={**FAST, "autoPromote": False}))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        update(cluster, {"strategy": {**FAST, "autoPromote": True}})
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert (status.active_color, status.stable_revision) == ("blue", 1)
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+    assert_never_succeeded_before_the_service(cluster)
+    assert_traffic_invariant(cluster)
 
 
 def test_a_foreign_service_named_later_fails_the_release_with_its_events(

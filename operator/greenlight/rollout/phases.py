@@ -21,6 +21,9 @@ def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     if draft.phase is Phase.AWAITING_PROMOTION and obs.annotations.promote:
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
         _switch_forward(draft, spec, obs, why="promoted by request")
+    elif draft.phase is Phase.AWAITING_PROMOTION and spec.strategy.auto_promote:
+        # `autoPromote` turned on while waiting: the wait was only for a promote.
+        _switch_forward(draft, spec, obs, why="strategy.autoPromote turned on")
     if draft.phase is Phase.POST_VERIFICATION:
         _post_verify(draft, spec, obs)
 
@@ -118,15 +121,19 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
     verification = spec.verification
-    if verification is not None:
-        draft.set(gates=gating.fresh_gate_statuses(list(verification.gates)))
-        draft.enter(
-            Phase.POST_VERIFICATION,
-            f"traffic is on revision {draft.current_revision}; "
-            f"verifying for {verification.duration_seconds}s",
-        )
-    else:
-        succeed(draft, spec, obs)
+    # Always through PostVerification, even with no verification: status says Succeeded only
+    # once a tick has observed the active Service selecting the new colour.
+    gates = list(verification.gates) if verification is not None else []
+    draft.set(gates=gating.fresh_gate_statuses(gates))
+    draft.enter(
+        Phase.POST_VERIFICATION,
+        f"traffic is on revision {draft.current_revision}; "
+        + (
+            f"verifying for {verification.duration_seconds}s"
+            if verification is not None
+            else "waiting to see the active Service select it"
+        ),
+    )
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
