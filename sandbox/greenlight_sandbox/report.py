@@ -4,7 +4,8 @@ Pure functions of the load generator's records (:class:`greenlight_sandbox.loadg
 plus the moments (the switch, a pod killed) and windows (the release in flight) a caller marks
 on the same clock, ``time.monotonic()``. The picture: requests answered per second stacked by
 the colour that answered, failures per second in red on top, the client latency of each
-request below, the moments as vertical lines and the windows shaded.
+request below (a red tick for each request that got no answer), the moments as vertical lines
+and the windows shaded.
 
 matplotlib is imported only by :func:`write_picture`, with its Agg canvas: no display, no
 pyplot state, safe off the main thread.
@@ -206,12 +207,29 @@ def write_picture(
         c=[palette[_colour_of(r)] for r in answered],
         linewidths=0,
     )
+    # Requests that got no answer at all (refused, reset, timed out) have no latency: a red
+    # tick along the top of the panel marks each.
+    unanswered = [r.scheduled - origin for r in records if r.latency is None]
+    if unanswered:
+        latencies.scatter(
+            unanswered,
+            [0.97] * len(unanswered),
+            marker="|",
+            s=40,
+            color=RED,
+            transform=latencies.get_xaxis_transform(),
+        )
+    latencies.margins(y=0.15)  # room for the ticks above the slowest answers
+    latencies.set_ylim(bottom=0)
     latencies.set_ylabel("latency (ms)")
     latencies.set_xlabel("seconds from the first request")
 
     for window in windows:
         for axes in (rates, latencies):
-            axes.axvspan(window.start - origin, window.end - origin, color=WINDOW, alpha=0.3)
+            # Behind the bars and points (zorder 0), so that it does not tint their colours.
+            axes.axvspan(
+                window.start - origin, window.end - origin, color=WINDOW, alpha=0.3, zorder=0
+            )
         rates.text(
             (window.start + window.end) / 2 - origin,
             1.01,
