@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
-# One file, two images:
+# One file, three images:
 #   docker build --target operator -t greenlight/operator .
 #   docker build --target api      -t greenlight/api .
+#   docker build --target sample   -t greenlight/sample .    (the demos' stand-in service)
 # Dependencies come from requirements.lock (hash-pinned; `make lock` refreshes it), installed in
 # a builder stage; the images get the resulting virtualenv only: no pip, no compiler, no cache.
 # Both run as a numeric non-root user and work with a read-only root filesystem (bytecode is
@@ -27,14 +28,16 @@ COPY requirements.lock ./
 RUN --mount=type=cache,target=/var/cache/uv \
     uv pip install --python /opt/greenlight/bin/python --require-hashes --no-deps \
       -r requirements.lock
-# Then the project itself (both packages, `greenlight` and `greenlight_api`), without deps:
-# everything it needs is already there, exactly as locked.
+# Then the project itself (`greenlight`, `greenlight_api` and the sample app
+# `greenlight_sample`; not the sandbox), without deps: everything it needs is already there,
+# exactly as locked.
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
 COPY service/ service/
+COPY sandbox/greenlight_sample/ sandbox/greenlight_sample/
 RUN --mount=type=cache,target=/var/cache/uv \
     uv pip install --python /opt/greenlight/bin/python --no-deps . \
- && /opt/greenlight/bin/python -c "import greenlight.main, greenlight_api.main"
+ && /opt/greenlight/bin/python -c "import greenlight.main, greenlight_api.main, greenlight_sample.main"
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG PYTHON_IMAGE
@@ -82,3 +85,11 @@ LABEL org.opencontainers.image.title="greenlight-api"
 EXPOSE 8000
 ENTRYPOINT ["uvicorn"]
 CMD ["greenlight_api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+
+# The sample app on :8080 (/, /healthz, /readyz, /metrics): the service a demo releases. Its
+# misbehaviour comes from SAMPLE_* variables (docs/sandbox.md); SIGTERM drains, then exits 0.
+FROM runtime AS sample
+LABEL org.opencontainers.image.title="greenlight-sample" \
+      org.opencontainers.image.description="The sample service released in Greenlight's demos"
+EXPOSE 8080
+CMD ["python", "-m", "greenlight_sample", "--host", "0.0.0.0", "--port", "8080"]

@@ -168,6 +168,15 @@ def release_crd() -> dict[str, Any]:
                             "brings up the new colour, gates it on health, moves the Service, "
                             "keeps the old colour warm and moves traffic back on failure.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": [
+                                {
+                                    "rule": "self.metadata.name.size() <= "
+                                    f"{models.MAX_RELEASE_NAME}",
+                                    "message": "metadata.name must be at most "
+                                    f"{models.MAX_RELEASE_NAME} characters, so that the "
+                                    "preview Service <name>-preview is a valid name",
+                                }
+                            ],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

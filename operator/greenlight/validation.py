@@ -25,13 +25,24 @@ class ValidSpec:
     target_port: int | str
 
 
-def validate_spec(raw: dict[str, Any]) -> ValidSpec | SpecProblem:
-    """The parsed spec with its resolved target port, or the first problem found."""
+def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec | SpecProblem:
+    """The parsed spec with its resolved target port, or the first problem found.
+
+    `name` is the Release's: the CRD limits it so that every name derived from it fits, but
+    a Release stored before that rule (or by a server that does not run it) is checked here.
+    """
+    if name is not None and len(name) > models.MAX_RELEASE_NAME:
+        return SpecProblem(
+            field="metadata.name",
+            message=f"is {len(name)} characters long; at most {models.MAX_RELEASE_NAME} fit in "
+            f"the names derived from it (the preview Service {name}-preview)",
+        )
     try:
         spec = models.ReleaseSpec.model_validate(raw)
     except pydantic.ValidationError as error:
         first = error.errors()[0]
-        return SpecProblem(field=_field_path(first["loc"]), message=_lower(first["msg"]))
+        message = first["msg"].removeprefix("Value error, ")
+        return SpecProblem(field=_field_path(first["loc"]), message=_lower(message))
     for field, gates in _gate_lists(spec):
         for index, gate in enumerate(gates):
             problem = factory.check_gate(gate, f"{field}[{index}]")

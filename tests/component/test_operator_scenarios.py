@@ -8,6 +8,7 @@ walks the active Service's whole history (invariant 1 of the contract).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
@@ -373,18 +374,54 @@ def test_spec_change_while_the_last_tick_still_acts(
 def test_switch_failing_after_the_status_write_is_completed_later(
     cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
 ) -> None:
-    """The tick that writes Succeeded then fails to create the active Service (an outage past
-    the client's retries): the Release keeps ticking until the Service exists."""
+    """The tick that decides the switch then fails to create the active Service (an outage past
+    the client's retries): the Release keeps ticking until the Service exists, and does not say
+    Succeeded before it does."""
     with RunningOperator(cluster):
         cluster.create(release(gates=GATES, strategy=FAST))
         wait_phase(cluster, Phase.VERIFYING)
         cluster.inject_errors(method="POST", path_regex=r"/services$", status=500, count=10_000)
-        wait_phase(cluster, Phase.SUCCEEDED)
+        status = wait_phase(cluster, Phase.POST_VERIFICATION)
+        assert status.active_color == "blue" and status.actions_pending
         assert selector_color(cluster) is None
-        assert status_of(cluster).actions_pending
+        assert status_of(cluster).phase is Phase.POST_VERIFICATION
         cluster.clear_faults()
         assert wait_for(lambda: selector_color(cluster) == "blue", timeout=10)
+        wait_phase(cluster, Phase.SUCCEEDED)
         assert wait_for(lambda: not status_of(cluster).actions_pending, timeout=10)
+    assert_never_succeeded_before_the_service(cluster)
+
+
+def assert_never_succeeded_before_the_service(cluster: EmulatedCluster, name: str = "web") -> None:
+    """No stored status said Succeeded before the active Service selected its active colour."""
+    releases = cluster.history(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    services = cluster.history("v1", "services", NAMESPACE, name)
+    for version in releases:
+        status = version.get("status") or {}
+        if status.get("phase") != Phase.SUCCEEDED:
+            continue
+        rv = int(version["metadata"]["resourceVersion"])
+        selecting = [
+            s
+            for s in services
+            if int(s["metadata"]["resourceVersion"]) < rv
+            and (s["spec"].get("selector") or {}).get(models.LABEL_COLOR) == status["activeColor"]
+        ]
+        assert selecting, f"rv {rv}: Succeeded before the active Service selected the colour"
+
+
+def test_turning_auto_promote_on_while_awaiting_promotion_promotes(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy={**FAST, "autoPromote": False}))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        update(cluster, {"strategy": {**FAST, "autoPromote": True}})
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert (status.active_color, status.stable_revision) == ("blue", 1)
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+    assert_never_succeeded_before_the_service(cluster)
+    assert_traffic_invariant(cluster)
 
 
 def test_a_foreign_service_named_later_fails_the_release_with_its_events(
@@ -446,3 +483,195 @@ def test_a_template_the_api_server_refuses_fails_as_an_invalid_spec(
         update(cluster, {"replicas": 3})
         status = wait_phase(cluster, Phase.SUCCEEDED, generation=3)
         assert (status.stable_revision, status.active_color) == (2, "green")
+
+
+def _shift_status_back(cluster: EmulatedCluster, seconds: float, name: str = "web") -> None:
+    """Moves every stored timestamp of the release in flight `seconds` into the past: the same,
+    to the operator, as having been stopped that much longer."""
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+    status = dict(body["status"])
+
+    def back(value: str | None) -> str | None:
+        if not value:
+            return value
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment - datetime.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    for key in ("switchedAt", "verificationStartedAt", "phaseStartedAt", "releaseStartedAt"):
+        if key in status:
+            status[key] = back(status[key])
+    status["gates"] = [
+        {**g, "lastProbeTime": back(g.get("lastProbeTime"))} for g in status["gates"]
+    ]
+    cluster.patch(
+        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"status": status}, subresource="status"
+    )
+
+
+def test_a_verification_window_nobody_watched_does_not_pass(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """Stopped in PostVerification after its gate had passed, restarted after the window had
+    elapsed: the unwatched window counts for nothing, and the failing revision is rolled back."""
+    verify = {
+        "durationSeconds": 3,
+        "gates": [
+            {
+                "name": "smoke",
+                "http": {"path": "/healthz"},
+                "intervalSeconds": 1,
+                "failureThreshold": 3,
+            }
+        ],
+    }
+    with RunningOperator(cluster):
+        cluster.create(release(verification=verify, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        assert wait_for(
+            lambda: (
+                (s := status_of(cluster)).phase is Phase.POST_VERIFICATION
+                and s.current_revision == 2
+                and s.gates[0].phase is models.GatePhase.PASSED
+            )
+        )
+    apps.unhealthy_images.add("web:2")
+    _shift_status_back(cluster, 60)
+    with RunningOperator(cluster):
+        status = wait_phase(cluster, Phase.ROLLED_BACK, Phase.SUCCEEDED, generation=2)
+        assert status.phase is Phase.ROLLED_BACK, status.message
+        assert status.stable_revision == 1
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+    blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+    assert blue["spec"]["replicas"] == 2
+    assert_traffic_invariant(cluster)
+
+
+def _set_port(cluster: EmulatedCluster, image: str, port: int, name: str = "web") -> None:
+    """A new revision whose container listens on another port (the Services' targetPort)."""
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name)
+    assert body is not None
+    template = body["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    container["image"], container["ports"] = image, [{"containerPort": port}]
+    cluster.patch(
+        models.API_VERSION, models.PLURAL, NAMESPACE, name, {"spec": {"template": template}}
+    )
+
+
+def service_target(cluster: EmulatedCluster, service: str = "web") -> tuple[str | None, Any]:
+    """The colour the Service selects and its targetPort, as written together."""
+    svc = cluster.get("v1", "services", NAMESPACE, service) or {"spec": {}}
+    color = (svc["spec"].get("selector") or {}).get(models.LABEL_COLOR)
+    ports = svc["spec"].get("ports") or [{}]
+    return color, ports[0].get("targetPort")
+
+
+def assert_ports_follow_colours(cluster: EmulatedCluster, ports: dict[str, int]) -> None:
+    """Every stored version of the active Service sends traffic to the port of the colour it
+    selects (a selector and its port never disagree, not even for one write)."""
+    for version in cluster.history("v1", "services", NAMESPACE, "web"):
+        color = (version["spec"].get("selector") or {}).get(models.LABEL_COLOR)
+        assert version["spec"]["ports"][0]["targetPort"] == ports[color], version["spec"]
+
+
+def test_switching_back_restores_the_stable_port(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(verification=VERIFY, strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+        _set_port(cluster, "web:2", 9000)
+        wait_phase(cluster, Phase.POST_VERIFICATION, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("green", 9000))
+        apps.unhealthy_images.add("web:2")
+        wait_phase(cluster, Phase.ROLLED_BACK, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+    assert_ports_follow_colours(cluster, {"blue": 8000, "green": 9000})
+    assert_traffic_invariant(cluster)
+
+
+def test_rollback_to_a_warm_revision_restores_its_port(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "scaleDownDelaySeconds": 300}))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        _set_port(cluster, "web:2", 9000)
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert wait_for(lambda: service_target(cluster) == ("green", 9000))
+        annotate(cluster, models.ANNOTATION_ROLLBACK_TO, "1")
+        assert wait_for(lambda: status_of(cluster).stable_revision == 1)
+        assert wait_for(lambda: service_target(cluster) == ("blue", 8000))
+        assert wait_for(lambda: service_target(cluster, "web-preview") == ("blue", 8000))
+    assert_ports_follow_colours(cluster, {"blue": 8000, "green": 9000})
+    assert_traffic_invariant(cluster)
+
+
+def test_a_release_name_too_long_for_its_derived_names_fails_naming_the_field(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`<name>-preview` must be a valid Service name (63 characters at most); the emulated API
+    server does not enforce the CRD's rule, so the operator must refuse it itself."""
+    long_name = "a" * 56
+    with RunningOperator(cluster):
+        cluster.create(release(name=long_name, strategy=FAST))
+        cluster.create(release(name="fine", strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, name=long_name)
+        assert "metadata.name" in status.message and "55" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True" and "metadata.name" in invalid.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster, long_name))
+        wait_phase(cluster, Phase.SUCCEEDED, name="fine")
+    assert not [
+        s["metadata"]["name"]
+        for s in cluster.list("v1", "services", NAMESPACE)
+        if s["metadata"]["name"].startswith(long_name)
+    ]
+    assert cluster.get("apps/v1", "deployments", NAMESPACE, f"{long_name}-blue") is None
+
+
+def test_duplicate_gate_names_fail_naming_the_field(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    twice = [
+        {**GATES[0], "successThreshold": 5},
+        {**GATES[0], "successThreshold": 1, "http": {"path": "/livez"}},
+    ]
+    with RunningOperator(cluster):
+        cluster.create(release(gates=twice, strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED)
+        assert "spec.gates" in status.message and "readyz" in status.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster))
+    assert cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None
+
+
+def test_a_foreign_deployment_with_a_colours_name_fails_at_once(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    foreign = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web-blue", "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "other"}},
+            "template": {
+                "metadata": {"labels": {"app": "other"}},
+                "spec": {"containers": [{"name": "other", "image": "other:1"}]},
+            },
+        },
+    }
+    cluster.create(foreign)
+    with RunningOperator(cluster):
+        cluster.create(release(strategy={**FAST, "progressDeadlineSeconds": 600}))
+        status = wait_phase(cluster, Phase.FAILED, timeout=10)
+        assert "web-blue" in status.message and "not owned" in status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True" and "web-blue" in invalid.message
+        assert wait_for(lambda: "InvalidSpec" in events(cluster))
+    kept = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+    assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"
+    assert not kept["metadata"].get("ownerReferences")
+    assert selector_color(cluster) is None

@@ -95,19 +95,28 @@ class TestObserve:
         deploy(gateway, target, Color.BLUE, 1)
         gateway.apply(target, act.PointService(role=PREVIEW, color=Color.BLUE))
         rolling = gateway.observe(target, want_endpoints=False).colors[Color.BLUE]
-        assert rolling == ColorState(exists=True, revision=1, replicas=2, rolled_out=False)
+        assert rolling == ColorState(
+            exists=True, revision=1, replicas=2, rolled_out=False, container_port=8000
+        )
 
         controllers.mark_deployment_ready("shop", "web-blue")
         gateway.apply(target, act.PointService(role=ACTIVE, color=Color.BLUE))
         controllers.set_endpoints_for_service("shop", "web")
         view = gateway.observe(target, want_endpoints=True)
         assert view.colors[Color.BLUE] == ColorState(
-            exists=True, revision=1, replicas=2, ready_replicas=2, rolled_out=True
+            exists=True,
+            revision=1,
+            replicas=2,
+            ready_replicas=2,
+            rolled_out=True,
+            container_port=8000,
         )
         assert view.colors[Color.BLUE].serving
         assert view.colors[Color.GREEN] == ColorState()
-        assert view.active_service == ServiceState(exists=True, selected_color=Color.BLUE)
-        assert view.preview_service == ServiceState(exists=True, selected_color=Color.BLUE)
+        assert view.active_service == ServiceState(
+            exists=True, selected_color=Color.BLUE, target_port=target.target_port
+        )
+        assert view.preview_service == view.active_service
         assert view.active_endpoint_colors == frozenset({Color.BLUE})
         assert view.stored_revisions == frozenset({1})
 
@@ -287,7 +296,9 @@ class TestServices:
     ) -> None:
         created = foreign_service(cluster, "web")
         view = gateway.observe(target, want_endpoints=False)
-        assert view.active_service == ServiceState(exists=True, selected_color=None, foreign=True)
+        assert view.active_service == ServiceState(
+            exists=True, selected_color=None, foreign=True, target_port=80
+        )
         with pytest.raises(ForeignObject) as raised:
             gateway.apply(target, act.PointService(role=ACTIVE, color=Color.BLUE))
         assert (raised.value.kind, raised.value.name) == ("Service", "web")

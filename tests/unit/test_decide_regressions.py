@@ -195,9 +195,11 @@ def test_an_action_annotation_that_is_not_true_is_removed_and_the_release_goes_i
 
 def test_a_release_with_changes_in_flight_keeps_ticking_until_they_are_confirmed() -> None:
     world = World(spec=spec_of("app:1", strategy=NO_DELAY))
-    world.run_until_phase(Phase.SUCCEEDED)
-    # The tick that wrote Succeeded also asked for the switch: it must tick once more.
+    world.run_until_phase(Phase.POST_VERIFICATION)
+    # The tick that decided the switch also asked for it: it must tick once more (and it
+    # says Succeeded only once it has seen the Service select the new colour).
     assert world.status.actions_pending
     assert needs_attention(generation=world.generation, status=world.status, annotations={})
+    world.run_until_phase(Phase.SUCCEEDED)
     world.run(5, until=lambda w: not w.status.actions_pending)
     assert not needs_attention(generation=world.generation, status=world.status, annotations={})

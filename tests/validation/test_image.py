@@ -45,7 +45,7 @@ def _stages() -> dict[str, list[str]]:
 
 def test_stages_and_targets() -> None:
     stages = _stages()
-    assert list(stages) == ["builder", "runtime", "operator", "api"]
+    assert list(stages) == ["builder", "runtime", "operator", "api", "sample"]
     first = DOCKERFILE.read_text().split("FROM", 1)[0]
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim", first, re.MULTILINE)
     assert all(
@@ -53,6 +53,7 @@ def test_stages_and_targets() -> None:
     )
     assert stages["operator"][0] == "FROM runtime AS operator"
     assert stages["api"][0] == "FROM runtime AS api"
+    assert stages["sample"][0] == "FROM runtime AS sample"
 
 
 def test_dependencies_come_from_the_lock_in_the_builder() -> None:
@@ -68,7 +69,7 @@ def test_runs_as_a_numeric_non_root_user() -> None:
     runtime = _stages()["runtime"]
     users = [line.split()[1] for line in runtime if line.startswith("USER ")]
     assert users == ["10001:10001"]
-    for target in ("operator", "api"):
+    for target in ("operator", "api", "sample"):
         assert not any(line.startswith("USER ") for line in _stages()[target])
 
 
@@ -79,6 +80,11 @@ def test_entrypoints_and_labels() -> None:
     api = "\n".join(_stages()["api"])
     assert 'ENTRYPOINT ["uvicorn"]' in api
     assert '"greenlight_api.main:app", "--host", "0.0.0.0", "--port", "8000"' in api
+    sample = "\n".join(_stages()["sample"])
+    assert '"python", "-m", "greenlight_sample", "--host", "0.0.0.0", "--port", "8080"' in sample
+    assert "import greenlight.main, greenlight_api.main, greenlight_sample.main" in "\n".join(
+        _stages()["builder"]
+    )
     labels = "\n".join(_stages()["runtime"])
     for label in ("title", "version", "revision", "source", "created", "licenses"):
         assert f"org.opencontainers.image.{label}=" in labels
@@ -89,7 +95,14 @@ def test_dockerignore_is_an_allow_list() -> None:
     rules = [line for line in lines if line and not line.startswith("#")]
     assert rules[0] == "*"
     allowed = {line[1:].rstrip("/") for line in rules if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "requirements.lock", "operator", "service"}
+    assert allowed == {
+        "pyproject.toml",
+        "README.md",
+        "requirements.lock",
+        "operator",
+        "service",
+        "sandbox/greenlight_sample",
+    }
 
 
 def _locked() -> dict[str, tuple[str, list[str]]]:

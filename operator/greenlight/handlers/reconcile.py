@@ -81,7 +81,9 @@ async def reconcile(
     status = read_status(body)
     now = runtime.clock()
     try:
-        checked: validation.ValidSpec | SpecProblem = validation.validate_spec(raw_spec)
+        checked: validation.ValidSpec | SpecProblem = validation.validate_spec(
+            raw_spec, name=str(metadata["name"])
+        )
     except Exception as error:  # a shape no check foresaw must not crash-loop the Release
         checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
     spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
@@ -95,6 +97,7 @@ async def reconcile(
     template = raw_spec.get("template") or {}
     observation = Observation(
         now=now,
+        release=target.name,
         generation=int(metadata.get("generation") or 0),
         template_hash=naming.template_hash(template),
         images=naming.images_of(template),
@@ -117,12 +120,10 @@ async def reconcile(
     try:
         for action in changes:
             await runtime.blocking(runtime.gateway.apply, target, action)
-    except kube_errors.TemplateRejected as rejected:
+    except (kube_errors.TemplateRejected, kube_errors.ForeignObject) as refused_by_cluster:
         # Invalid in a way the schema could not see: the release fails as an invalid spec,
-        # naming the field, instead of waiting for its progress deadline.
-        problem = SpecProblem(
-            field="spec.template", message=f"is refused by the API server: {rejected.reason}"
-        )
+        # naming the field (and the object), instead of waiting for its progress deadline.
+        problem = _problem_of(refused_by_cluster, target)
         # Decided again from the status just written: this tick's probe results and
         # annotations were already taken into account there.
         again = dataclasses.replace(
@@ -146,6 +147,28 @@ async def reconcile(
                 logger.warning("could not post Event %s: %s", event.reason, error)
         _report(status, decision, target, logger)
     return decision
+
+
+def _problem_of(
+    error: kube_errors.TemplateRejected | kube_errors.ForeignObject, target: ReleaseTarget
+) -> SpecProblem:
+    if isinstance(error, kube_errors.TemplateRejected):
+        return SpecProblem(
+            field="spec.template", message=f"is refused by the API server: {error.reason}"
+        )
+    if error.kind == "Service":
+        field = (
+            "spec.service.name"
+            if error.name == target.active_service
+            else "spec.service.previewName"
+        )
+    else:
+        field = "metadata.name"  # the Deployments' names derive from the Release's
+    return SpecProblem(
+        field=field,
+        message=f"gives the name of {error.kind} {error.name}, which exists and is not owned by "
+        "this Release (it is left untouched)",
+    )
 
 
 def _target(

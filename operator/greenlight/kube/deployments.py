@@ -128,18 +128,33 @@ def color_state(deployment: Mapping[str, Any]) -> ColorState:
         replicas=wanted,
         ready_replicas=int(status.get("readyReplicas") or 0),
         rolled_out=rolled_out,
+        container_port=_first_container_port(spec.get("template") or {}),
     )
 
 
+def _first_container_port(template: Mapping[str, Any]) -> int | None:
+    containers = (template.get("spec") or {}).get("containers") or []
+    if not containers or not isinstance(containers[0], dict):
+        return None
+    ports = containers[0].get("ports") or []
+    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) else None
+    return port if isinstance(port, int) and not isinstance(port, bool) else None
+
+
 def observe(kube: Kube, target: ReleaseTarget) -> dict[Color, ColorState]:
-    """Both colours from one LIST; a Deployment not owned by this Release counts as absent."""
+    """Both colours from one LIST of the Release's labelled Deployments; one not owned by
+    this Release is reported foreign. (A foreign one without our labels is found when it is
+    about to be written: `create_or_patch` raises `ForeignObject`.)"""
     listed = kube.items(collection_path(target.namespace), label_selector=release_selector(target))
     by_name = {(item.get("metadata") or {}).get("name"): item for item in listed}
     states: dict[Color, ColorState] = {}
     for color in Color:
         item = by_name.get(naming.deployment_name(target.name, color))
         owned = item is not None and is_owned(item, target)
-        states[color] = color_state(item) if item is not None and owned else ColorState()
+        if item is None:
+            states[color] = ColorState()
+        else:
+            states[color] = color_state(item) if owned else ColorState(foreign=True)
     return states
 
 

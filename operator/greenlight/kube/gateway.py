@@ -116,13 +116,13 @@ class ClusterGateway:
                     raise TemplateRejected(revision=revision, reason=_refusal(error)) from error
             case act.ScaleColor(color=color, replicas=replicas):
                 deployments.scale(kube, target, color=color, replicas=replicas)
-            case act.PointService(role=role, color=color):
+            case act.PointService(role=role, color=color, target_port=target_port):
                 name = (
                     target.active_service
                     if role is act.ServiceRole.ACTIVE
                     else target.preview_service
                 )
-                services.point(kube, target, name=name, color=color)
+                services.point(kube, target, name=name, color=color, target_port=target_port)
             case act.RemoveAnnotation(key=key):
                 releases_status.remove_annotation(kube, target, key)
             case act.PruneRevisions(keep=keep):

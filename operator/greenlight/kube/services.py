@@ -41,18 +41,20 @@ def selector(target: ReleaseTarget, color: Color) -> dict[str, str]:
     return {models.LABEL_RELEASE: target.name, models.LABEL_COLOR: str(color)}
 
 
-def ports(target: ReleaseTarget) -> list[JsonObject]:
+def ports(target: ReleaseTarget, target_port: int | str | None = None) -> list[JsonObject]:
     return [
         {
             "name": PORT_NAME,
             "protocol": "TCP",
             "port": target.service_port,
-            "targetPort": target.target_port,
+            "targetPort": target.target_port if target_port is None else target_port,
         }
     ]
 
 
-def build(target: ReleaseTarget, *, name: str, color: Color) -> JsonObject:
+def build(
+    target: ReleaseTarget, *, name: str, color: Color, target_port: int | str | None = None
+) -> JsonObject:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -62,7 +64,11 @@ def build(target: ReleaseTarget, *, name: str, color: Color) -> JsonObject:
             "labels": managed_labels(target),
             "ownerReferences": [owner_reference(target)],
         },
-        "spec": {"type": "ClusterIP", "selector": selector(target, color), "ports": ports(target)},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(target, color),
+            "ports": ports(target, target_port),
+        },
     }
 
 
@@ -71,21 +77,36 @@ def service_state(service: Mapping[str, Any] | None, target: ReleaseTarget) -> S
         return ServiceState()
     raw = ((service.get("spec") or {}).get("selector") or {}).get(models.LABEL_COLOR)
     color = Color(raw) if raw in tuple(Color) else None
-    return ServiceState(exists=True, selected_color=color, foreign=not is_owned(service, target))
+    first = next(iter((service.get("spec") or {}).get("ports") or []), None)
+    port = first.get("targetPort") if isinstance(first, dict) else None
+    return ServiceState(
+        exists=True,
+        selected_color=color,
+        foreign=not is_owned(service, target),
+        target_port=port if isinstance(port, int | str) else None,
+    )
 
 
 def observe(kube: Kube, target: ReleaseTarget, name: str) -> ServiceState:
     return service_state(kube.get(object_path(target.namespace, name)), target)
 
 
-def point(kube: Kube, target: ReleaseTarget, *, name: str, color: Color) -> None:
-    """Create the Service selecting `color`, or patch an owned one to select it.
+def point(
+    kube: Kube,
+    target: ReleaseTarget,
+    *,
+    name: str,
+    color: Color,
+    target_port: int | str | None = None,
+) -> None:
+    """Create the Service selecting `color`, or patch an owned one to select it, with its
+    selector and `target_port` (default: the spec's) in the same write.
 
     Nothing is written when the Service already selects `color` on the right port, so a
     repeated action makes no request beyond its read.
     """
     path = object_path(target.namespace, name)
-    body = build(target, name=name, color=color)
+    body = build(target, name=name, color=color, target_port=target_port)
     existing = get_or_create(
         kube, collection=collection_path(target.namespace), path=path, body=body
     )
@@ -96,7 +117,7 @@ def point(kube: Kube, target: ReleaseTarget, *, name: str, color: Color) -> None
     spec = existing.get("spec") or {}
     current_selector = spec.get("selector") or {}
     wanted_selector = selector(target, color)
-    wanted_ports = ports(target)
+    wanted_ports = ports(target, target_port)
     if current_selector == wanted_selector and _same_ports(spec.get("ports") or [], wanted_ports):
         return
     # Keys of a selector someone else added are removed: the Service must select one colour.

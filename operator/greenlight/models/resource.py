@@ -24,6 +24,10 @@ ACTION_ANNOTATIONS = (ANNOTATION_PROMOTE, ANNOTATION_ABORT, ANNOTATION_ROLLBACK_
 
 # A DNS-1035 label, as Services require of their names.
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# The longest Release name whose derived names all fit in a DNS label (63 characters): the
+# preview Service `<name>-preview` adds the most (8), then the Deployments `<name>-green`.
+# The name is also the value of the `greenlight.dev/release` label (63 at most).
+MAX_RELEASE_NAME = 63 - len("-preview")
 
 
 class Color(enum.StrEnum):

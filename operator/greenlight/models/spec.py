@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from greenlight.models.resource import DNS_LABEL
@@ -200,6 +200,19 @@ _GATE_LIST_RULES = [
 ]
 
 
+def unique_gate_names(gates: list[GateSpec]) -> list[GateSpec]:
+    """Gates are known by name in `status.gates`: two of one name would share one count."""
+    first: dict[str, int] = {}
+    for index, gate in enumerate(gates):
+        if gate.name in first:
+            raise ValueError(
+                f"names gate {gate.name!r} twice ([{first[gate.name]}] and [{index}]); "
+                "gate names must be unique in their list"
+            )
+        first[gate.name] = index
+    return gates
+
+
 class VerificationSpec(_Model):
     duration_seconds: Annotated[
         int,
@@ -220,6 +233,8 @@ class VerificationSpec(_Model):
             json_schema_extra={"x-kubernetes-validations": _GATE_LIST_RULES},
         ),
     ]
+
+    _unique = field_validator("gates")(unique_gate_names)
 
 
 class ReleaseSpec(_Model):
@@ -266,3 +281,5 @@ class ReleaseSpec(_Model):
             description="How many revisions `status.history` keeps (and can roll back to).",
         ),
     ]
+
+    _unique = field_validator("gates")(unique_gate_names)

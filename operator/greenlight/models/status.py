@@ -121,6 +121,15 @@ class ReleaseStatus(_StatusModel):
         str | None, Field(default=None, description="When the current phase began.")
     ]
     switched_at: Annotated[str | None, Field(default=None, description="When traffic last moved.")]
+    verification_started_at: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="When the current verification window began: at the switch, and again "
+            "whenever the post-switch gates went unprobed for longer than their interval allows "
+            "(an operator that was not running watched nothing).",
+        ),
+    ]
     scale_down_color: Annotated[
         str,
         Field(

@@ -46,10 +46,12 @@ class ScaleColor:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PointService:
-    """Create the Service of `role`, or patch its selector, so that it selects `color`."""
+    """Create the Service of `role`, or patch it, so that it selects `color` and sends traffic
+    to `target_port`, both in one write (None: the port the current spec resolves to)."""
 
     role: ServiceRole
     color: Color
+    target_port: int | str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from greenlight import models
+from greenlight import models, naming
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Outcome, Phase
 from greenlight.rollout import actions as act
@@ -51,7 +51,7 @@ def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
     draft = Draft.of(status, obs.now, obs.colors)
-    problem = obs.spec_problem or _foreign_service_problem(obs)
+    problem = obs.spec_problem or _foreign_object_problem(obs)
     if spec is None or problem is not None:
         _fail_invalid_spec(draft, problem or SpecProblem(field="spec", message="is missing"))
         drop_annotations(draft, obs, why="the spec is invalid")
@@ -61,7 +61,7 @@ def decide(
         advance(draft, spec, obs)
         keep_workloads(draft, spec, obs)
         prune_revisions(draft, obs)
-    keep_traffic(draft, obs)
+    keep_traffic(draft, spec if problem is None else None, obs)
     scale_down_when_drained(draft, obs)
     draft.set(
         observed_generation=obs.generation,
@@ -121,7 +121,15 @@ def wants_endpoints(status: models.ReleaseStatus, now: datetime.datetime) -> boo
     return after is None or now >= after
 
 
-def _foreign_service_problem(obs: Observation) -> SpecProblem | None:
+def _foreign_object_problem(obs: Observation) -> SpecProblem | None:
+    for color, state in sorted(obs.colors.items()):
+        if state.foreign:
+            return SpecProblem(
+                field="metadata.name",
+                message=f"gives the {color} Deployment the name "
+                f"{naming.deployment_name(obs.release or '<release>', color)}, which exists and "
+                "is not owned by this Release",
+            )
     if obs.active_service.foreign:
         return SpecProblem(
             field="spec.service.name",

@@ -34,6 +34,20 @@ def gates_for_phase(spec: models.ReleaseSpec, phase: Phase) -> tuple[list[GateSp
     return [], ""
 
 
+# Ticks come every GREENLIGHT_TICK_SECONDS (1 s by default), so a probe may come a little
+# after its interval; this much lateness beyond one missed probe still counts as watched.
+PROBE_GAP_SLACK_SECONDS = 2.0
+
+
+def allowed_probe_gap(gate: GateSpec) -> float:
+    """The longest time between two probes of `gate` that still counts as watching.
+
+    Longer means at least one probe was missed entirely (the operator was stopped, or its
+    probes could not reach the colour under test): what happened meanwhile was not observed.
+    """
+    return 2 * gate.interval_seconds + PROBE_GAP_SLACK_SECONDS
+
+
 def fresh_gate_statuses(gates: list[GateSpec]) -> list[GateStatus]:
     return [GateStatus(name=gate.name) for gate in gates]
 

@@ -20,6 +20,12 @@ class ColorState:
     # Ready as `kubectl rollout status` judges it: the controller observed the latest generation
     # and every desired replica is updated and available.
     rolled_out: bool = False
+    # The first container's first port in its pod template: where a Service selecting this
+    # colour must send traffic (unless `spec.service.targetPort` says otherwise).
+    container_port: int | None = None
+    # A Deployment of this colour's name exists and is not owned by this Release. It is never
+    # touched, and counts as absent for everything else.
+    foreign: bool = False
 
     @property
     def serving(self) -> bool:
@@ -37,6 +43,7 @@ class ServiceState:
     exists: bool = False
     selected_color: Color | None = None  # the `greenlight.dev/color` in its selector
     foreign: bool = False  # exists but is not owned by this Release: never touched
+    target_port: int | str | None = None  # the targetPort of its first port
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -72,6 +79,7 @@ class Annotations:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Observation:
     now: datetime.datetime
+    release: str = ""  # the Release's name, for messages that name the objects derived from it
     generation: int
     template_hash: str  # hash of spec.template; a new hash is a new revision
     images: tuple[str, ...]  # images of spec.template's containers

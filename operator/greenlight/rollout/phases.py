@@ -8,7 +8,7 @@ from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
-from greenlight.rollout.timestamps import seconds_since
+from greenlight.rollout.timestamps import parse_time, seconds_since
 from greenlight.rollout.transitions import fail_release, succeed
 
 
@@ -21,6 +21,9 @@ def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     if draft.phase is Phase.AWAITING_PROMOTION and obs.annotations.promote:
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
         _switch_forward(draft, spec, obs, why="promoted by request")
+    elif draft.phase is Phase.AWAITING_PROMOTION and spec.strategy.auto_promote:
+        # `autoPromote` turned on while waiting: the wait was only for a promote.
+        _switch_forward(draft, spec, obs, why="strategy.autoPromote turned on")
     if draft.phase is Phase.POST_VERIFICATION:
         _post_verify(draft, spec, obs)
 
@@ -110,45 +113,87 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
     state = obs.colors.get(target) if target is not None else None
     if target is None or state is None or not state.serving:
         return  # invariant 1: never point the active Service at a colour without ready pods
-    draft.set(active_color=target, switched_at=draft.now_text)
+    draft.set(
+        active_color=target, switched_at=draft.now_text, verification_started_at=draft.now_text
+    )
     draft.event(
         "SwitchService",
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
     verification = spec.verification
-    if verification is not None:
-        draft.set(gates=gating.fresh_gate_statuses(list(verification.gates)))
-        draft.enter(
-            Phase.POST_VERIFICATION,
-            f"traffic is on revision {draft.current_revision}; "
-            f"verifying for {verification.duration_seconds}s",
-        )
-    else:
-        succeed(draft, spec, obs)
+    # Always through PostVerification, even with no verification: status says Succeeded only
+    # once a tick has observed the active Service selecting the new colour.
+    gates = list(verification.gates) if verification is not None else []
+    draft.set(gates=gating.fresh_gate_statuses(gates))
+    draft.enter(
+        Phase.POST_VERIFICATION,
+        f"traffic is on revision {draft.current_revision}; "
+        + (
+            f"verifying for {verification.duration_seconds}s"
+            if verification is not None
+            else "waiting to see the active Service select it"
+        ),
+    )
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+    verification = spec.verification
+    gates = list(verification.gates) if verification else []
+    late = _unwatched_gate(draft, gates)
+    if late is not None:
+        # Time nobody probed (the operator was stopped, or its probes could not reach the
+        # revision) verified nothing: the window starts again, and so do the gates' counts.
+        draft.set(verification_started_at=draft.now_text, gates=gating.fresh_gate_statuses(gates))
+        draft.event(
+            "VerificationRestarted",
+            f"post-switch gate {late} went unprobed for longer than its interval allows; "
+            "the verification window starts again",
+            warning=True,
+        )
     states = _fold_gates(draft, spec, obs)
     failed = gating.first_failed(states)
     if failed is not None:
         fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
         return
-    verification = spec.verification
     duration = verification.duration_seconds if verification else 0
-    elapsed = seconds_since(draft.status["switched_at"], draft.now) or 0.0
-    if elapsed >= duration and gating.all_passed(states):
+    elapsed = seconds_since(_window_start(draft), draft.now) or 0.0
+    # Promoted only on what was seen: the active Service, as observed this tick, selects the
+    # new colour (so the switch happened and the probes went to it).
+    observed = obs.active_service.selected_color == draft.active
+    if elapsed >= duration and gating.all_passed(states) and observed:
         succeed(draft, spec, obs)
         return
     # A gate that neither passes nor fails (flapping, or needing more passes than the window
     # has) must not leave traffic on an unverified revision for ever: past the window, plus
     # the time its thresholds need, plus one interval of grace, not passing is failing.
-    gates = list(verification.gates) if verification else []
     needed = max((g.interval_seconds * g.success_threshold for g in gates), default=0)
     grace = max((g.interval_seconds for g in gates), default=0)
-    if elapsed >= max(duration, needed) + grace:
+    if gates and elapsed >= max(duration, needed) + grace:
         pending = next(state for state in states if state.phase is not GatePhase.PASSED)
         fail_release(
             draft,
             f"post-switch gate {pending.name} did not pass within the verification window "
             f"({pending.successes} of its passes, last: {pending.last_message or 'no answer'})",
         )
+
+
+def _window_start(draft: Draft) -> str | None:
+    # Statuses written before `verificationStartedAt` existed start the window at the switch.
+    started: str | None = draft.status.get("verification_started_at") or draft.status["switched_at"]
+    return started
+
+
+def _unwatched_gate(draft: Draft, gates: list[models.GateSpec]) -> str | None:
+    """The first post-switch gate not probed within its allowed gap (the window's start
+    counting as its first probe), if any."""
+    start = parse_time(_window_start(draft))
+    known = {state.name: state for state in draft.status["gates"]}
+    for gate in gates:
+        state = known.get(gate.name)
+        last = parse_time(state.last_probe_time) if state is not None else None
+        last = last or start
+        if last is None:
+            continue
+        if (draft.now - last).total_seconds() > gating.allowed_probe_gap(gate):
+            return gate.name
+    return None

@@ -19,6 +19,7 @@ from greenlight.rollout.transitions import (
     ignore_annotation,
     schedule_scale_down,
 )
+from greenlight.rollout.upkeep import target_port_for
 
 
 def drop_annotations(draft: Draft, obs: Observation, *, why: str) -> None:
@@ -98,7 +99,7 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, raw:
     if draft.phase in IN_FLIGHT:
         abandon(draft, Outcome.SUPERSEDED, f"superseded by a rollback to revision {revision}")
     if warm is not None and draft.phase not in IN_FLIGHT:
-        _switch_to_warm(draft, spec, warm, revision, entry)
+        _switch_to_warm(draft, spec, obs, warm, revision, entry)
     else:
         begin_release(
             draft,
@@ -126,13 +127,19 @@ def _warm_color_of(draft: Draft, obs: Observation, revision: int) -> Color | Non
 
 
 def _switch_to_warm(
-    draft: Draft, spec: models.ReleaseSpec, color: Color, revision: int, entry: models.HistoryEntry
+    draft: Draft,
+    spec: models.ReleaseSpec,
+    obs: Observation,
+    color: Color,
+    revision: int,
+    entry: models.HistoryEntry,
 ) -> None:
     """Rollback to a revision whose colour is still warm: traffic moves at once."""
     previous = draft.active
     reason = f"rolled back to revision {revision}, still warm in {color}"
-    draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color))
-    draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color))
+    port = target_port_for(color, spec, obs)
+    draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color, target_port=port))
+    draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color, target_port=port))
     draft.event("SwitchService", f"active Service now selects {color} (revision {revision})")
     draft.set(current_revision=revision, current_template_hash=entry.template_hash)
     draft.record_history(

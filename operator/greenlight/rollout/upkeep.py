@@ -63,24 +63,48 @@ def _may_carry_traffic(color: Color, obs: Observation) -> bool:
     return color in obs.active_endpoint_colors
 
 
-def keep_traffic(draft: Draft, obs: Observation) -> None:
-    """The Services select what status says, and never a colour without ready pods."""
+def target_port_for(
+    color: Color, spec: models.ReleaseSpec | None, obs: Observation
+) -> int | str | None:
+    """Where a Service selecting `color` sends traffic: `spec.service.targetPort` when set,
+    else the port of the revision that colour runs (its first container's first port).
+
+    Whatever moves traffic to a colour moves the port with it, so switching back to an older
+    revision that listened elsewhere never sends requests to the newer revision's port.
+    """
+    if spec is not None and spec.service.target_port is not None:
+        return spec.service.target_port
+    state = obs.colors.get(color)
+    return state.container_port if state is not None else None
+
+
+def keep_traffic(draft: Draft, spec: models.ReleaseSpec | None, obs: Observation) -> None:
+    """The Services select what status says, on that colour's port, and never a colour
+    without ready pods."""
     active = draft.active
-    if (
-        active is not None
-        and not obs.active_service.foreign
-        and obs.active_service.selected_color != active
-    ):
-        state = obs.colors.get(active)
-        if state is not None and state.serving:
-            draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=active))
+    if active is not None and not obs.active_service.foreign:
+        port = target_port_for(active, spec, obs)
+        if obs.active_service.selected_color != active or _port_differs(
+            obs.active_service.target_port, port
+        ):
+            state = obs.colors.get(active)
+            if state is not None and state.serving:
+                draft.act(
+                    act.PointService(role=act.ServiceRole.ACTIVE, color=active, target_port=port)
+                )
     preview = draft.preview
-    if (
-        preview is not None
-        and not obs.preview_service.foreign
-        and obs.preview_service.selected_color != preview
-    ):
-        draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=preview))
+    if preview is not None and not obs.preview_service.foreign:
+        port = target_port_for(preview, spec, obs)
+        if obs.preview_service.selected_color != preview or _port_differs(
+            obs.preview_service.target_port, port
+        ):
+            draft.act(
+                act.PointService(role=act.ServiceRole.PREVIEW, color=preview, target_port=port)
+            )
+
+
+def _port_differs(observed: int | str | None, wanted: int | str | None) -> bool:
+    return wanted is not None and observed is not None and observed != wanted
 
 
 def scale_down_when_drained(draft: Draft, obs: Observation) -> None:
