@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from greenlight_sandbox.emulator import RecordedRequest
+from greenlight_sandbox.report import percentile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,19 +74,12 @@ def moves(
     return result
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The nearest-rank percentile (``fraction`` in [0, 1]); NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def summary_ms(values: Sequence[float]) -> dict[str, float | int]:
+def summary_ms(values: Sequence[float]) -> dict[str, float | int | None]:
     """p50, p99 and the count of ``values`` (milliseconds), rounded for a report."""
+    if not values:
+        return {"p50": None, "p99": None, "count": 0}
     return {
-        "p50": round(percentile(values, 0.50), 2),
-        "p99": round(percentile(values, 0.99), 2),
+        "p50": round(percentile(values, 50), 2),
+        "p99": round(percentile(values, 99), 2),
         "count": len(values),
     }

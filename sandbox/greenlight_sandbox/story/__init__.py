@@ -65,9 +65,8 @@ def with_revision(release: Obj, revision: Revision) -> Obj:
     container = result["spec"]["template"]["spec"]["containers"][0]
     repository = container["image"].rsplit(":", 1)[0]
     container["image"] = f"{repository}:{revision.version}"
-    env = [var for var in container.get("env") or [] if not var["name"].startswith("SAMPLE_")]
-    env = [var for var in env if var["name"] != "APP_VERSION"]
-    env.append({"name": "APP_VERSION", "value": revision.version})
-    env.extend({"name": name, "value": value} for name, value in revision.env)
+    wanted = {"APP_VERSION": revision.version, **dict(revision.env)}
+    env = [var for var in container.get("env") or [] if var["name"] not in wanted]
+    env.extend({"name": name, "value": value} for name, value in wanted.items())
     container["env"] = env
     return result
