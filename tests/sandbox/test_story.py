@@ -10,9 +10,9 @@ import time
 import urllib.request
 
 import pytest
-from greenlight_sandbox.loadgen import LoadGenerator
 
 from greenlight_sandbox import measure, story
+from greenlight_sandbox.loadgen import LoadGenerator
 from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
