@@ -29,7 +29,7 @@ from typing import Any
 from greenlight import models
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from greenlight_sandbox.emulator.controllers import FakeControllers
-from greenlight_sandbox.processes import operator_process
+from greenlight_sandbox.programs import operator_process
 from tests.component.harness import CRD_PATH, NAMESPACE, release, set_image
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

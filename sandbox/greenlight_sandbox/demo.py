@@ -19,7 +19,7 @@ from typing import Any
 
 from greenlight_sandbox import measure, story
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
-from greenlight_sandbox.processes import greenlight_cli
+from greenlight_sandbox.programs import greenlight_cli
 from greenlight_sandbox.report import Moment, Window, write_picture
 from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
 

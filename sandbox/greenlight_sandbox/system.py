@@ -17,7 +17,7 @@ from typing import Any
 from greenlight_sandbox import apiservice
 from greenlight_sandbox.cluster import Sandbox
 from greenlight_sandbox.emulator import wait_for
-from greenlight_sandbox.processes import operator_process
+from greenlight_sandbox.programs import operator_process
 
 Obj = dict[str, Any]
 API_VERSION = "greenlight.dev/v1alpha1"

@@ -1,4 +1,4 @@
-"""The sandbox's own processes: the real operator, and the `greenlight` CLI run as a user would.
+"""The project's own programs against the sandbox: the real operator, and the CLI as users run it.
 
 Both run as separate processes against the sandbox's kubeconfig, exactly as they would against
 a cluster from a laptop: the operator with `kopf run` (probing through the API server's service
