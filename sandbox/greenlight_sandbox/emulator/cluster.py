@@ -44,8 +44,15 @@ CONTEXT = "emulated"
 class EmulatedCluster:
     """An emulated Kubernetes API server for one test (or one benchmark, or the sandbox)."""
 
-    def __init__(self, *, require_auth: bool = False, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        require_auth: bool = False,
+        host: str = "127.0.0.1",
+        graceful_pod_deletion: bool = False,
+    ) -> None:
         self._require_auth = require_auth
+        self._graceful_pod_deletion = graceful_pod_deletion
         self._host = host
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -107,7 +114,9 @@ class EmulatedCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
-        emulator = GreenlightEmulator(require_auth=self._require_auth)
+        emulator = GreenlightEmulator(
+            require_auth=self._require_auth, graceful_pod_deletion=self._graceful_pod_deletion
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind((self._host, 0))
@@ -316,9 +325,25 @@ class EmulatedCluster:
         result: dict[str, Any] = self._http.request("PUT", path, body=obj)
         return result
 
-    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
-        """Delete an object (it stays, with a deletionTimestamp, while it has finalizers)."""
-        self._http.request("DELETE", resource_path(api_version, plural, namespace, name))
+    def delete(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, str] | None = None,
+    ) -> None:
+        """Delete an object (it stays, with a deletionTimestamp, while it has finalizers, and
+        a running pod stays for its grace period with ``graceful_pod_deletion``)."""
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if preconditions:
+            options["preconditions"] = preconditions
+        path = resource_path(api_version, plural, namespace, name)
+        self._http.request("DELETE", path, body=options if len(options) > 2 else None)
 
     def history(
         self, api_version: str, plural: str, namespace: str | None, name: str

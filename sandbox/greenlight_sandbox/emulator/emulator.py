@@ -106,11 +106,11 @@ def _truthy(value: str | None) -> bool:
 class GreenlightEmulator(kmock.KubernetesEmulator):
     """kmock's Kubernetes emulator with the gaps of kmock 0.8 closed (see the package doc)."""
 
-    def __init__(self, *, require_auth: bool = False) -> None:
+    def __init__(self, *, require_auth: bool = False, graceful_pod_deletion: bool = False) -> None:
         super().__init__()
         self.registry = Registry()
         self.hub = WatchHub()
-        self.store = Store(self.objects, self.hub)
+        self.store = Store(self.objects, self.hub, graceful_pod_deletion=graceful_pod_deletion)
         self.store.on_change.append(self._after_change)
         self.authorizer = Authorizer(require_auth=require_auth)
         self.faults = Faults()
@@ -243,7 +243,7 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             content_type = raw.headers.get("Content-Type", "application/merge-patch+json")
             return json_response(store.patch(rtype, ns, name, content_type, body, sub))
         if method == "DELETE" and name is not None:
-            return json_response(self._delete(rtype, ns, name, body))
+            return json_response(self._delete(rtype, ns, name, body, raw))
         if method == "DELETE":
             return json_response(self._delete_collection(rtype, ns, raw))
         raise ApiError(405, "the server does not allow this method on the requested resource")
@@ -308,9 +308,17 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             record.answered = time.monotonic()
         return await serve_watch(raw, self.hub, watch)
 
-    def _delete(self, rtype: ResourceType, ns: str | None, name: str, body: Any) -> Obj:
+    def _delete(
+        self,
+        rtype: ResourceType,
+        ns: str | None,
+        name: str,
+        body: Any,
+        raw: aiohttp.web.BaseRequest,
+    ) -> Obj:
         options = body if isinstance(body, dict) else {}
-        result = self.store.delete(rtype, ns, name, options.get("preconditions"))
+        grace = _grace_period_option(options, raw)
+        result = self.store.delete(rtype, ns, name, options.get("preconditions"), grace)
         if self.store.find(rtype, ns, name) is not None:
             return result  # still there, waiting for its finalizers
         details = {"name": name, "group": rtype.group, "kind": rtype.plural}
@@ -321,10 +329,13 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         self, rtype: ResourceType, namespace: str | None, raw: aiohttp.web.BaseRequest
     ) -> Obj:
         deleted: list[Obj] = []
+        grace = _grace_period_option({}, raw)
         for item in self.store.list_objects(rtype, self._selection(rtype, namespace, raw))[0]:
             meta = item["metadata"]
             if self.store.find(rtype, meta.get("namespace"), meta["name"]) is not None:
-                deleted.append(self.store.delete(rtype, meta.get("namespace"), meta["name"]))
+                deleted.append(
+                    self.store.delete(rtype, meta.get("namespace"), meta["name"], None, grace)
+                )
         listing = {"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version}
         return {**listing, "metadata": {}, "items": deleted}
 
@@ -395,6 +406,19 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         """End every watch stream and pending delay (before the server shuts down)."""
         self.hub.stopping.set()
         await asyncio.sleep(0)
+
+
+def _grace_period_option(options: dict[str, Any], raw: aiohttp.web.BaseRequest) -> int | None:
+    """``gracePeriodSeconds`` of a DELETE: from its DeleteOptions body, else from its query."""
+    value = options.get("gracePeriodSeconds")
+    if value is None:
+        value = raw.query.get("gracePeriodSeconds")
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"invalid gracePeriodSeconds: {value!r}") from None
 
 
 def _scale_of(obj: Obj) -> Obj:
