@@ -40,7 +40,8 @@ know (``ErrImagePull``); a container ``command`` the map does not name, ``envFro
 run them. Ignored: resources, volumes, security contexts, ``workingDir``, ``hostNetwork``.
 
 :meth:`Kubelet.stop` stops every process it started (SIGTERM, ``stop_grace_seconds``,
-SIGKILL) before it returns; pods stay in the cluster as they were.
+SIGKILL) before it returns; pods stay in the cluster as they were. While it runs, the
+emulator serves ``kubectl logs`` (``GET .../pods/{name}/log``) from its log files.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import pathlib
 import signal
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 
@@ -634,6 +635,24 @@ class Kubelet(ControllerThread):
             except ValueError:
                 pass  # outside the pod network
         return self.pod_addresses.allocate()
+
+    def start(self, timeout: float = 10.0) -> Self:
+        super().start(timeout)
+        self.cluster.set_pod_log_source(self.read_log)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.cluster.running and self.cluster.emulator.pod_logs == self.read_log:
+            self.cluster.set_pod_log_source(None)
+        super().stop(timeout)
+
+    def read_log(self, namespace: str, pod: str, container: str) -> str | None:
+        """A container's output so far (for ``kubectl logs``); None before it ever started."""
+        path = self.log_dir / f"{namespace}_{pod}_{container}.log"
+        try:
+            return path.read_text(errors="replace")
+        except FileNotFoundError:
+            return None
 
     def _on_pod(self, event_type: str, pod: Obj, old: Obj | None) -> None:
         meta = pod.get("metadata") or {}

@@ -8,6 +8,7 @@ import pathlib
 import signal
 import time
 
+import kubernetes.client
 import pytest
 
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
@@ -352,3 +353,17 @@ def test_stopping_the_kubelet_stops_every_process(
     assert len(pids) == 2
     kubelet.stop()
     assert all(_gone(pid) for pid in pids)
+
+
+def test_kubectl_logs_reads_the_container_log(cluster: EmulatedCluster, kubelet: Kubelet) -> None:
+    cluster.create(pod("web"))
+    wait_pod(cluster, "web", _running)
+    _listening(kubelet, "web")
+    with cluster.api_client() as api:
+        core = kubernetes.client.CoreV1Api(api)
+        text = core.read_namespaced_pod_log("web", "default", container="app")
+        assert text.startswith("listening on ")
+        assert core.read_namespaced_pod_log("web", "default", tail_lines=0) == ""
+        with pytest.raises(kubernetes.client.ApiException) as error:
+            core.read_namespaced_pod_log("web", "default", container="other")
+        assert error.value.status == 400

@@ -47,6 +47,8 @@ Public API (stable; extend it only additively)::
 
         # Service proxy, TokenReview and SubjectAccessReview:
         cluster.set_service_proxy(handler)  # handler(ns, svc, port|None, path) -> (status, body)
+        cluster.set_pod_log_source(source)  # source(ns, pod, container) -> text | None
+                                            # serves GET .../pods/{name}/log (kubectl logs)
         cluster.tokens[token] = UserInfo(username, groups, uid)
         cluster.allow(user_or_group, verb, resource, namespace=None, group="greenlight.dev")
 

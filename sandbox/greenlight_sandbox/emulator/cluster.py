@@ -28,7 +28,11 @@ import yaml
 
 from greenlight_sandbox.emulator.auth import ADMIN_TOKEN, UserInfo
 from greenlight_sandbox.emulator.client import HarnessClient, resource_path
-from greenlight_sandbox.emulator.emulator import GreenlightEmulator, RecordedRequest
+from greenlight_sandbox.emulator.emulator import (
+    GreenlightEmulator,
+    PodLogSource,
+    RecordedRequest,
+)
 from greenlight_sandbox.emulator.errors import ApiError
 from greenlight_sandbox.emulator.faults import FaultRule
 from greenlight_sandbox.emulator.proxy import ProxyHandler
@@ -396,6 +400,11 @@ class EmulatedCluster:
 
     def set_service_proxy(self, handler: ProxyHandler | None) -> None:
         self.emulator.proxy_handler = handler
+
+    def set_pod_log_source(self, source: PodLogSource | None) -> None:
+        """Serve ``GET .../pods/{name}/log`` (``kubectl logs``) from ``source(namespace, pod,
+        container) -> text | None``; without one, logs are "waiting to start"."""
+        self.emulator.pod_logs = source
 
     @property
     def tokens(self) -> dict[str, UserInfo]:

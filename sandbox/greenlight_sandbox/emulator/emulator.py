@@ -2,10 +2,11 @@
 
 kmock parses and records each request and hands it to :meth:`GreenlightEmulator._handle`,
 which this module replaces: it authenticates, applies injected faults, then routes the
-request to discovery, the service proxy, the review endpoints, or the object store (get,
-list, watch, create, replace, patch, delete, deletecollection, ``status`` and ``scale``
-subresources). The kmock DSL reactions and kmock's own object logic are not used; kmock's
-``objects`` array still holds every stored version of every object.
+request to discovery, the service proxy, the review endpoints, pod logs (read through a
+source the kubelet sets), or the object store (get, list, watch, create, replace, patch,
+delete, deletecollection, ``status`` and ``scale`` subresources). The kmock DSL reactions
+and kmock's own object logic are not used; kmock's ``objects`` array still holds every
+stored version of every object.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import re
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp.web
@@ -44,6 +46,7 @@ from greenlight_sandbox.emulator.watch import WatchHub, WatchRequest, serve_watc
 
 logger = logging.getLogger(__name__)
 
+PodLogSource = Callable[[str, str, str], "str | None"]
 # Requests carrying this header come from the test harness (the cluster facade and the fake
 # controllers): they are neither recorded, nor authenticated, nor subject to injected faults.
 HARNESS_HEADER = "X-Emulator-Harness"
@@ -115,6 +118,9 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         self.authorizer = Authorizer(require_auth=require_auth)
         self.faults = Faults()
         self.proxy_handler: proxy.ProxyHandler | None = None
+        # Reads a container's log for `kubectl logs`: (namespace, pod, container) -> text or
+        # None; set by whoever runs the pods (the sandbox's kubelet). Called in a worker thread.
+        self.pod_logs: PodLogSource | None = None
         self.recorded: list[RecordedRequest] = []
         self.server_errors: list[str] = []
         namespaces = self.registry.get("", "v1", "namespaces")
@@ -216,6 +222,8 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
 
         if rtype.plural in REVIEW_PLURALS:
             return self._review(rtype, method, where, body, user)
+        if rtype.group == "" and rtype.plural == "pods" and where.subresource == "log":
+            return await self._pod_log(rtype, method, where, raw)
         if where.subresource not in (None, *rtype.subresources) or where.subresource == "proxy":
             raise ApiError(404, "the server could not find the requested resource")
         if where.subresource == "scale":
@@ -307,6 +315,41 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             record.status = 200
             record.answered = time.monotonic()
         return await serve_watch(raw, self.hub, watch)
+
+    async def _pod_log(
+        self, rtype: ResourceType, method: str, where: ResourcePath, raw: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
+        """``GET .../pods/{name}/log[?container=&tailLines=]``: the container's output so far."""
+        if method != "GET" or where.name is None:
+            raise ApiError(405, "the log of a pod can only be read")
+        pod = self.store.get(rtype, where.namespace, where.name)
+        names = [
+            str(container.get("name"))
+            for container in (pod.get("spec") or {}).get("containers") or []
+            if isinstance(container, dict)
+        ]
+        container = raw.query.get("container") or (names[0] if len(names) == 1 else None)
+        if container is None:
+            raise ApiError(
+                400,
+                f"a container name must be specified for pod {where.name}, choose one of: "
+                f"[{' '.join(names)}]",
+            )
+        if container not in names:
+            raise ApiError(400, f"container {container} is not valid for pod {where.name}")
+        source = self.pod_logs
+        text = None
+        if source is not None:
+            text = await asyncio.to_thread(source, str(where.namespace), where.name, container)
+        if text is None:
+            raise ApiError(
+                400, f'container "{container}" in pod "{where.name}" is waiting to start'
+            )
+        tail = raw.query.get("tailLines")
+        if tail is not None and tail.isdigit():
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[len(lines) - int(tail) :]) if int(tail) else ""
+        return aiohttp.web.Response(text=text)
 
     def _delete(
         self,
