@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from greenlight_sandbox.addresses import POD_NETWORK, AddressPool
+from greenlight_sandbox.deployments import DeploymentController
 from greenlight_sandbox.emulator import EmulatedCluster
 from greenlight_sandbox.images import ImageMap
 from greenlight_sandbox.kubelet import Kubelet
@@ -52,3 +53,15 @@ def kubelet(cluster: EmulatedCluster, tmp_path: pathlib.Path) -> Iterator[Kubele
         survivors = [pid for pid in node.started_pids if _alive(pid)]
         assert not survivors, f"processes outlived the kubelet: {survivors}"
         assert not node.errors, node.errors
+
+
+@pytest.fixture()
+def deployments(cluster: EmulatedCluster, kubelet: Kubelet) -> Iterator[DeploymentController]:
+    """The Deployment controller, with the kubelet running the pods it makes."""
+    controller = DeploymentController(cluster)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+        assert not controller.errors, controller.errors

@@ -61,7 +61,9 @@ def wait_pod(
         current = get_pod(cluster, name)
         return current if current is not None and predicate(current) else None
 
-    return wait_for(check, timeout, message=message or f"pod {name}")
+    found = wait_for(check, timeout, message=message or f"pod {name}")
+    assert found is not None
+    return found
 
 
 def condition(pod_obj: Obj, kind: str) -> str | None:
@@ -96,3 +98,28 @@ def fetch_json(url: str) -> Any:
     status, body = fetch(url)
     assert status == 200, (status, body)
     return json.loads(body)
+
+
+def deployment(
+    name: str,
+    *,
+    replicas: int = 1,
+    image: str = "test/http:1",
+    env: dict[str, str] | None = None,
+    grace: int | None = None,
+    **spec: Any,
+) -> Obj:
+    """A Deployment of ``pod``'s container, ready once its ``/readyz`` answers."""
+    readiness = http_probe("/readyz", failureThreshold=1)
+    template = pod(name, image=image, env=env, grace=grace, readinessProbe=readiness)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": template["spec"]},
+            **spec,
+        },
+    }
