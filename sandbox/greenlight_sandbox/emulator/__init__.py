@@ -14,7 +14,8 @@ Public API (stable; extend it only additively)::
         ApiError, EmulatedCluster, FakeControllers, UserInfo, wait_for,
     )
 
-    with EmulatedCluster(*, require_auth=False) as cluster:   # or the `kube_cluster` fixture
+    with EmulatedCluster(*, require_auth=False, graceful_pod_deletion=False) as cluster:
+        # (or the `kube_cluster` fixture)
         cluster.url                       # "http://127.0.0.1:PORT"; also .host, .port, .running
         cluster.kubeconfig_path           # pathlib.Path; context "emulated", token "admin-token"
         cluster.kubeconfig(token="admin-token") -> dict      # the same document, e.g. for others
@@ -29,7 +30,8 @@ Public API (stable; extend it only additively)::
         cluster.patch(api_version, plural, namespace, name, patch, subresource=None, *,
                       content_type="application/merge-patch+json") -> dict
         cluster.replace(obj, subresource=None) -> dict                    # PUT
-        cluster.delete(api_version, plural, namespace, name) -> None
+        cluster.delete(api_version, plural, namespace, name, *, grace_period_seconds=None,
+                       preconditions=None) -> None
         cluster.history(api_version, plural, namespace, name) -> list[dict]  # oldest first
 
         # What the system under test did (the harness's own requests are not recorded):
@@ -45,6 +47,8 @@ Public API (stable; extend it only additively)::
 
         # Service proxy, TokenReview and SubjectAccessReview:
         cluster.set_service_proxy(handler)  # handler(ns, svc, port|None, path) -> (status, body)
+        cluster.set_pod_log_source(source)  # source(ns, pod, container) -> text | None
+                                            # serves GET .../pods/{name}/log (kubectl logs)
         cluster.tokens[token] = UserInfo(username, groups, uid)
         cluster.allow(user_or_group, verb, resource, namespace=None, group="greenlight.dev")
 
@@ -82,10 +86,16 @@ Semantics worth knowing:
 - A ``default`` namespace exists from the start. Lists ignore ``limit`` (no pagination).
   Field selectors accept any dotted path. Server-side apply is not supported (415).
 - Deleting an object with finalizers sets ``deletionTimestamp``; it goes when the last
-  finalizer is removed. Removing an object deletes its dependents (``ownerReferences``
-  by uid); deleting a namespace deletes what is in it. Namespaces need not exist.
+  finalizer is removed. With ``graceful_pod_deletion=True``, deleting a pod that has a
+  ``spec.nodeName`` and has not ended sets ``deletionTimestamp`` (now + grace) and
+  ``deletionGracePeriodSeconds`` (the request's, else ``terminationGracePeriodSeconds``, else
+  30) and leaves it for the kubelet to delete with grace 0, as a real API server does; garbage
+  collection and namespace deletion go the same way. Off by default: pods go at once.
+  Removing an object deletes its dependents (``ownerReferences`` by uid); deleting a
+  namespace deletes what is in it. Namespaces need not exist.
 - Services get a ``clusterIP``; Deployments default ``replicas`` to 1. No controllers run:
-  use :class:`FakeControllers`. The emulator never creates Pods.
+  use :class:`FakeControllers` (or the sandbox's own controllers). The emulator never
+  creates Pods.
 - Core ``v1`` Events and ``events.k8s.io/v1`` Events are stored separately.
 - Any bearer token (or none) is accepted unless ``require_auth=True``; then only
   ``tokens`` (which always holds ``admin-token``, a ``system:masters`` member) are.

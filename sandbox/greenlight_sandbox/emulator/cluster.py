@@ -28,7 +28,11 @@ import yaml
 
 from greenlight_sandbox.emulator.auth import ADMIN_TOKEN, UserInfo
 from greenlight_sandbox.emulator.client import HarnessClient, resource_path
-from greenlight_sandbox.emulator.emulator import GreenlightEmulator, RecordedRequest
+from greenlight_sandbox.emulator.emulator import (
+    GreenlightEmulator,
+    PodLogSource,
+    RecordedRequest,
+)
 from greenlight_sandbox.emulator.errors import ApiError
 from greenlight_sandbox.emulator.faults import FaultRule
 from greenlight_sandbox.emulator.proxy import ProxyHandler
@@ -44,8 +48,15 @@ CONTEXT = "emulated"
 class EmulatedCluster:
     """An emulated Kubernetes API server for one test (or one benchmark, or the sandbox)."""
 
-    def __init__(self, *, require_auth: bool = False, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        require_auth: bool = False,
+        host: str = "127.0.0.1",
+        graceful_pod_deletion: bool = False,
+    ) -> None:
         self._require_auth = require_auth
+        self._graceful_pod_deletion = graceful_pod_deletion
         self._host = host
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -107,7 +118,9 @@ class EmulatedCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
-        emulator = GreenlightEmulator(require_auth=self._require_auth)
+        emulator = GreenlightEmulator(
+            require_auth=self._require_auth, graceful_pod_deletion=self._graceful_pod_deletion
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind((self._host, 0))
@@ -316,9 +329,25 @@ class EmulatedCluster:
         result: dict[str, Any] = self._http.request("PUT", path, body=obj)
         return result
 
-    def delete(self, api_version: str, plural: str, namespace: str | None, name: str) -> None:
-        """Delete an object (it stays, with a deletionTimestamp, while it has finalizers)."""
-        self._http.request("DELETE", resource_path(api_version, plural, namespace, name))
+    def delete(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        preconditions: dict[str, str] | None = None,
+    ) -> None:
+        """Delete an object (it stays, with a deletionTimestamp, while it has finalizers, and
+        a running pod stays for its grace period with ``graceful_pod_deletion``)."""
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if preconditions:
+            options["preconditions"] = preconditions
+        path = resource_path(api_version, plural, namespace, name)
+        self._http.request("DELETE", path, body=options if len(options) > 2 else None)
 
     def history(
         self, api_version: str, plural: str, namespace: str | None, name: str
@@ -371,6 +400,11 @@ class EmulatedCluster:
 
     def set_service_proxy(self, handler: ProxyHandler | None) -> None:
         self.emulator.proxy_handler = handler
+
+    def set_pod_log_source(self, source: PodLogSource | None) -> None:
+        """Serve ``GET .../pods/{name}/log`` (``kubectl logs``) from ``source(namespace, pod,
+        container) -> text | None``; without one, logs are "waiting to start"."""
+        self.emulator.pod_logs = source
 
     @property
     def tokens(self) -> dict[str, UserInfo]:

@@ -28,6 +28,8 @@ SERVER_VERSION: dict[str, str] = {
 def _subresource_kind(rtype: ResourceType, sub: str) -> tuple[str, str, tuple[str, ...]]:
     if sub == "scale":
         return "Scale", "autoscaling", ("get", "patch", "update")
+    if sub == "log":
+        return "Pod", "", ("get",)
     if sub == "proxy":
         return "ServiceProxyOptions", "", ("create", "delete", "get", "patch", "update")
     return rtype.kind, "", ("get", "patch", "update")

@@ -2,10 +2,11 @@
 
 kmock parses and records each request and hands it to :meth:`GreenlightEmulator._handle`,
 which this module replaces: it authenticates, applies injected faults, then routes the
-request to discovery, the service proxy, the review endpoints, or the object store (get,
-list, watch, create, replace, patch, delete, deletecollection, ``status`` and ``scale``
-subresources). The kmock DSL reactions and kmock's own object logic are not used; kmock's
-``objects`` array still holds every stored version of every object.
+request to discovery, the service proxy, the review endpoints, pod logs (read through a
+source the kubelet sets), or the object store (get, list, watch, create, replace, patch,
+delete, deletecollection, ``status`` and ``scale`` subresources). The kmock DSL reactions
+and kmock's own object logic are not used; kmock's ``objects`` array still holds every
+stored version of every object.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import re
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp.web
@@ -44,6 +46,7 @@ from greenlight_sandbox.emulator.watch import WatchHub, WatchRequest, serve_watc
 
 logger = logging.getLogger(__name__)
 
+PodLogSource = Callable[[str, str, str], "str | None"]
 # Requests carrying this header come from the test harness (the cluster facade and the fake
 # controllers): they are neither recorded, nor authenticated, nor subject to injected faults.
 HARNESS_HEADER = "X-Emulator-Harness"
@@ -106,15 +109,18 @@ def _truthy(value: str | None) -> bool:
 class GreenlightEmulator(kmock.KubernetesEmulator):
     """kmock's Kubernetes emulator with the gaps of kmock 0.8 closed (see the package doc)."""
 
-    def __init__(self, *, require_auth: bool = False) -> None:
+    def __init__(self, *, require_auth: bool = False, graceful_pod_deletion: bool = False) -> None:
         super().__init__()
         self.registry = Registry()
         self.hub = WatchHub()
-        self.store = Store(self.objects, self.hub)
+        self.store = Store(self.objects, self.hub, graceful_pod_deletion=graceful_pod_deletion)
         self.store.on_change.append(self._after_change)
         self.authorizer = Authorizer(require_auth=require_auth)
         self.faults = Faults()
         self.proxy_handler: proxy.ProxyHandler | None = None
+        # Reads a container's log for `kubectl logs`: (namespace, pod, container) -> text or
+        # None; set by whoever runs the pods (the sandbox's kubelet). Called in a worker thread.
+        self.pod_logs: PodLogSource | None = None
         self.recorded: list[RecordedRequest] = []
         self.server_errors: list[str] = []
         namespaces = self.registry.get("", "v1", "namespaces")
@@ -225,6 +231,8 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
 
         if rtype.plural in REVIEW_PLURALS:
             return self._review(rtype, method, where, body, user)
+        if rtype.group == "" and rtype.plural == "pods" and where.subresource == "log":
+            return await self._pod_log(rtype, method, where, raw)
         if where.subresource not in (None, *rtype.subresources) or where.subresource == "proxy":
             raise ApiError(404, "the server could not find the requested resource")
         if where.subresource == "scale":
@@ -256,7 +264,7 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             content_type = raw.headers.get("Content-Type", "application/merge-patch+json")
             return json_response(store.patch(rtype, ns, name, content_type, body, sub))
         if method == "DELETE" and name is not None:
-            return json_response(self._delete(rtype, ns, name, body))
+            return json_response(self._delete(rtype, ns, name, body, raw))
         if method == "DELETE":
             return json_response(self._delete_collection(rtype, ns, raw))
         raise ApiError(405, "the server does not allow this method on the requested resource")
@@ -321,9 +329,52 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
             record.answered = time.monotonic()
         return await serve_watch(raw, self.hub, watch)
 
-    def _delete(self, rtype: ResourceType, ns: str | None, name: str, body: Any) -> Obj:
+    async def _pod_log(
+        self, rtype: ResourceType, method: str, where: ResourcePath, raw: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
+        """``GET .../pods/{name}/log[?container=&tailLines=]``: the container's output so far."""
+        if method != "GET" or where.name is None:
+            raise ApiError(405, "the log of a pod can only be read")
+        pod = self.store.get(rtype, where.namespace, where.name)
+        names = [
+            str(container.get("name"))
+            for container in (pod.get("spec") or {}).get("containers") or []
+            if isinstance(container, dict)
+        ]
+        container = raw.query.get("container") or (names[0] if len(names) == 1 else None)
+        if container is None:
+            raise ApiError(
+                400,
+                f"a container name must be specified for pod {where.name}, choose one of: "
+                f"[{' '.join(names)}]",
+            )
+        if container not in names:
+            raise ApiError(400, f"container {container} is not valid for pod {where.name}")
+        source = self.pod_logs
+        text = None
+        if source is not None:
+            text = await asyncio.to_thread(source, str(where.namespace), where.name, container)
+        if text is None:
+            raise ApiError(
+                400, f'container "{container}" in pod "{where.name}" is waiting to start'
+            )
+        tail = raw.query.get("tailLines")
+        if tail is not None and tail.isdigit():
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[len(lines) - int(tail) :]) if int(tail) else ""
+        return aiohttp.web.Response(text=text)
+
+    def _delete(
+        self,
+        rtype: ResourceType,
+        ns: str | None,
+        name: str,
+        body: Any,
+        raw: aiohttp.web.BaseRequest,
+    ) -> Obj:
         options = body if isinstance(body, dict) else {}
-        result = self.store.delete(rtype, ns, name, options.get("preconditions"))
+        grace = _grace_period_option(options, raw)
+        result = self.store.delete(rtype, ns, name, options.get("preconditions"), grace)
         if self.store.find(rtype, ns, name) is not None:
             return result  # still there, waiting for its finalizers
         details = {"name": name, "group": rtype.group, "kind": rtype.plural}
@@ -334,10 +385,13 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         self, rtype: ResourceType, namespace: str | None, raw: aiohttp.web.BaseRequest
     ) -> Obj:
         deleted: list[Obj] = []
+        grace = _grace_period_option({}, raw)
         for item in self.store.list_objects(rtype, self._selection(rtype, namespace, raw))[0]:
             meta = item["metadata"]
             if self.store.find(rtype, meta.get("namespace"), meta["name"]) is not None:
-                deleted.append(self.store.delete(rtype, meta.get("namespace"), meta["name"]))
+                deleted.append(
+                    self.store.delete(rtype, meta.get("namespace"), meta["name"], None, grace)
+                )
         listing = {"kind": f"{rtype.kind}List", "apiVersion": rtype.api_version}
         return {**listing, "metadata": {}, "items": deleted}
 
@@ -408,6 +462,19 @@ class GreenlightEmulator(kmock.KubernetesEmulator):
         """End every watch stream and pending delay (before the server shuts down)."""
         self.hub.stopping.set()
         await asyncio.sleep(0)
+
+
+def _grace_period_option(options: dict[str, Any], raw: aiohttp.web.BaseRequest) -> int | None:
+    """``gracePeriodSeconds`` of a DELETE: from its DeleteOptions body, else from its query."""
+    value = options.get("gracePeriodSeconds")
+    if value is None:
+        value = raw.query.get("gracePeriodSeconds")
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, f"invalid gracePeriodSeconds: {value!r}") from None
 
 
 def _scale_of(obj: Obj) -> Obj:

@@ -82,7 +82,7 @@ def _builtin(
 
 BUILTINS: tuple[ResourceType, ...] = (
     _builtin("v1", "namespaces", "Namespace", namespaced=False, short=("ns",), sub=("status",)),
-    _builtin("v1", "pods", "Pod", short=("po",), sub=("status",), categories=("all",)),
+    _builtin("v1", "pods", "Pod", short=("po",), sub=("status", "log"), categories=("all",)),
     _builtin(
         "v1", "services", "Service", short=("svc",), sub=("status", "proxy"), categories=("all",)
     ),

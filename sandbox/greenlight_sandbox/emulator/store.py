@@ -6,6 +6,15 @@ the status subresource, finalizers and deletion, garbage collection by ``ownerRe
 and it publishes one watch event per change. Every version of every object is also kept in
 kmock's ``ObjectsArray`` (``emulator.objects``), which gives the history for assertions.
 
+Graceful pod deletion (opt-in, ``graceful_pod_deletion``) is the API server's part of a pod's
+shutdown: deleting a Pod that a node runs sets ``deletionTimestamp`` (now plus the grace
+period) and ``deletionGracePeriodSeconds`` and leaves the object for the kubelet, which stops
+the containers and then deletes the pod again with a grace period of 0. The grace period comes
+from the request, else from the pod's ``terminationGracePeriodSeconds``, else 30 seconds. As in
+Kubernetes, a pod no node runs (no ``spec.nodeName``) or that has ended (phase ``Succeeded`` or
+``Failed``) goes at once, and a second deletion may shorten the grace period but not lengthen
+it. Garbage collection and namespace deletion take the same path.
+
 All methods are synchronous and run on the emulator's event loop thread, so every operation
 is atomic with respect to the others. Errors are raised as :class:`ApiError`.
 """
@@ -39,11 +48,15 @@ ObjKey = tuple[str | None, str]  # (namespace, name)
 
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+# A pod's terminationGracePeriodSeconds when it sets none, as the API server defaults it.
+DEFAULT_GRACE_SECONDS = 30
+_ENDED = ("Succeeded", "Failed")
 _IMMUTABLE_META = ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp")
 
 
-def now_rfc3339() -> str:
-    return datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def now_rfc3339(after_seconds: float = 0) -> str:
+    moment = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=after_seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def random_suffix(length: int = 5) -> str:
@@ -53,9 +66,12 @@ def random_suffix(length: int = 5) -> str:
 class Store:
     """Live objects per resource, with history in kmock's ``ObjectsArray``."""
 
-    def __init__(self, objects: kmock.ObjectsArray, hub: WatchHub) -> None:
+    def __init__(
+        self, objects: kmock.ObjectsArray, hub: WatchHub, *, graceful_pod_deletion: bool = False
+    ) -> None:
         self.objects = objects
         self.hub = hub
+        self.graceful_pod_deletion = graceful_pod_deletion
         self.resource_version = 0
         self._live: dict[tuple[str, str], dict[ObjKey, Obj]] = {}
         self._types: dict[tuple[str, str], ResourceType] = {}
@@ -262,7 +278,7 @@ class Store:
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if new == old:
             return self._served(rtype, old)  # a no-op write: no new version, no event
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if _removable(new):
             return self._remove(rtype, old, last_state=new)
         return self._commit(rtype, old, new)
 
@@ -304,6 +320,7 @@ class Store:
         namespace: str | None,
         name: str,
         preconditions: dict[str, Any] | None = None,
+        grace_period_seconds: int | None = None,
     ) -> Obj:
         old = self._current(rtype, namespace, name)
         meta = old["metadata"]
@@ -311,14 +328,29 @@ class Store:
             wanted = (preconditions or {}).get(field)
             if wanted and str(wanted) != str(meta.get(field)):
                 raise conflict(rtype.group, rtype.plural, name)
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return self._served(rtype, old)
+        grace = self._grace_period(rtype, old, grace_period_seconds)
+        current_grace = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current_grace is not None and current_grace <= grace:
+            return self._served(rtype, old)  # already deleting, as soon or sooner
+        if grace > 0 or meta.get("finalizers"):
             new = copy.deepcopy(old)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
+            new["metadata"]["deletionTimestamp"] = now_rfc3339(grace)
+            new["metadata"]["deletionGracePeriodSeconds"] = grace
+            if _removable(new):  # a shortened grace period of 0 without finalizers
+                return self._remove(rtype, old, last_state=new)
             return self._commit(rtype, old, new)
         return self._remove(rtype, old, last_state=old)
+
+    def _grace_period(self, rtype: ResourceType, obj: Obj, requested: int | None) -> int:
+        """Seconds a deleted object stays for its node to stop it: only running pods do."""
+        if not (self.graceful_pod_deletion and rtype.group == "" and rtype.plural == "pods"):
+            return 0
+        spec = obj.get("spec") or {}
+        if not spec.get("nodeName") or (obj.get("status") or {}).get("phase") in _ENDED:
+            return 0  # nothing runs it, or it has ended: nothing to wait for
+        if requested is None:
+            requested = spec.get("terminationGracePeriodSeconds")
+        return DEFAULT_GRACE_SECONDS if requested is None else max(int(requested), 0)
 
     def _remove(self, rtype: ResourceType, old: Obj, *, last_state: Obj) -> Obj:
         """Remove an object for good, then collect its dependents."""
@@ -356,6 +388,16 @@ class Store:
         """Remove every object of a resource (its CRD is gone)."""
         for obj in list(self._bucket(rtype).values()):
             self._commit(rtype, obj, None)
+
+
+def _removable(obj: Obj) -> bool:
+    """Deleted, with no finalizer left and no grace period still running: gone for good."""
+    meta = obj["metadata"]
+    return bool(
+        meta.get("deletionTimestamp")
+        and not meta.get("finalizers")
+        and not meta.get("deletionGracePeriodSeconds")
+    )
 
 
 def _spec_part(rtype: ResourceType, obj: Obj) -> Obj:
