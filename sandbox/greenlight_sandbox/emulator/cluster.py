@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import aiohttp.web
 import yaml
 
+from greenlight_sandbox.addresses import AddressPool
 from greenlight_sandbox.emulator.auth import ADMIN_TOKEN, UserInfo
 from greenlight_sandbox.emulator.client import HarnessClient, resource_path
 from greenlight_sandbox.emulator.emulator import GreenlightEmulator, RecordedRequest
@@ -44,8 +45,17 @@ CONTEXT = "emulated"
 class EmulatedCluster:
     """An emulated Kubernetes API server for one test (or one benchmark, or the sandbox)."""
 
-    def __init__(self, *, require_auth: bool = False, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        require_auth: bool = False,
+        host: str = "127.0.0.1",
+        service_addresses: AddressPool | None = None,
+    ) -> None:
+        """``service_addresses``: allocate Services' cluster IPs from this pool (see
+        :mod:`~greenlight_sandbox.emulator.clusterips`); without it they get made-up ones."""
         self._require_auth = require_auth
+        self.service_addresses = service_addresses
         self._host = host
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -107,7 +117,9 @@ class EmulatedCluster:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
-        emulator = GreenlightEmulator(require_auth=self._require_auth)
+        emulator = GreenlightEmulator(
+            require_auth=self._require_auth, service_addresses=self.service_addresses
+        )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.bind((self._host, 0))
