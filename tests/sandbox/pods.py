@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+from greenlight_sandbox.addresses import AddressPool
 from greenlight_sandbox.emulator import EmulatedCluster
 
 Obj = dict[str, Any]
@@ -17,6 +20,13 @@ SERVICES = ("v1", "services")
 SLICES = ("discovery.k8s.io/v1", "endpointslices")
 # Keeps a deleted pod around, terminating, until the test lets it go (graceful deletion).
 FINALIZER = "tests.greenlight.dev/graceful"
+
+
+def random_pool(network: str) -> AddressPool:
+    """A pool on a random /24 of ``network``: test runs in parallel on one machine (or a
+    sandbox running beside them) rarely meet on the same addresses."""
+    subnets = list(ipaddress.IPv4Network(network).subnets(new_prefix=24))[1:]
+    return AddressPool(str(random.choice(subnets)))
 
 
 def create_pod(
@@ -141,6 +151,22 @@ class PodServers:
 
         server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
         self._servers[(ip, port)] = server
+
+    def serve_echo(self, ip: str, port: int) -> None:
+        """Echo every byte back until the peer half-closes, then close."""
+
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            finally:
+                writer.close()
+
+        async def start() -> asyncio.Server:
+            return await asyncio.start_server(echo, ip, port, reuse_address=True)
+
+        self._servers[(ip, port)] = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
 
     def stop(self, ip: str, port: int = 8080) -> None:
         server = self._servers.pop((ip, port))

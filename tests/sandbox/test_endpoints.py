@@ -15,6 +15,7 @@ from tests.sandbox.pods import (
     SLICES,
     create_pod,
     endpoints_of,
+    random_pool,
     release,
     service,
     set_ready,
@@ -29,7 +30,7 @@ TERMINATING = {"ready": False, "serving": True, "terminating": True}
 
 @pytest.fixture()
 def ips() -> AddressPool:
-    return AddressPool(POD_NETWORK)
+    return random_pool(POD_NETWORK)
 
 
 @pytest.fixture()
