@@ -14,8 +14,8 @@ Public API (stable; extend it only additively)::
         ApiError, EmulatedCluster, FakeControllers, UserInfo, wait_for,
     )
 
-    with EmulatedCluster(*, require_auth=False, graceful_pod_deletion=False) as cluster:
-        # (or the `kube_cluster` fixture)
+    with EmulatedCluster(*, require_auth=False, host="127.0.0.1", graceful_pod_deletion=False,
+                         service_addresses=None) as cluster:   # or the `kube_cluster` fixture
         cluster.url                       # "http://127.0.0.1:PORT"; also .host, .port, .running
         cluster.kubeconfig_path           # pathlib.Path; context "emulated", token "admin-token"
         cluster.kubeconfig(token="admin-token") -> dict      # the same document, e.g. for others
@@ -93,9 +93,11 @@ Semantics worth knowing:
   collection and namespace deletion go the same way. Off by default: pods go at once.
   Removing an object deletes its dependents (``ownerReferences`` by uid); deleting a
   namespace deletes what is in it. Namespaces need not exist.
-- Services get a ``clusterIP``; Deployments default ``replicas`` to 1. No controllers run:
-  use :class:`FakeControllers` (or the sandbox's own controllers). The emulator never
-  creates Pods.
+- Services get a ``clusterIP``: a made-up ``10.96.x.y``, or with
+  ``service_addresses=AddressPool(SERVICE_NETWORK)`` one of the pool's (kept if asked for and
+  free, ``None`` stays headless, released when the Service goes; see ``clusterips``).
+- Deployments default ``replicas`` to 1. No controllers run: use :class:`FakeControllers`
+  (or the sandbox's). The emulator never creates Pods.
 - Core ``v1`` Events and ``events.k8s.io/v1`` Events are stored separately.
 - Any bearer token (or none) is accepted unless ``require_auth=True``; then only
   ``tokens`` (which always holds ``admin-token``, a ``system:masters`` member) are.

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import aiohttp.web
 import yaml
 
+from greenlight_sandbox.addresses import AddressPool
 from greenlight_sandbox.emulator.auth import ADMIN_TOKEN, UserInfo
 from greenlight_sandbox.emulator.client import HarnessClient, resource_path
 from greenlight_sandbox.emulator.emulator import (
@@ -54,9 +55,14 @@ class EmulatedCluster:
         require_auth: bool = False,
         host: str = "127.0.0.1",
         graceful_pod_deletion: bool = False,
+        service_addresses: AddressPool | None = None,
     ) -> None:
+        """``graceful_pod_deletion``: pods stay terminating until a kubelet deletes them;
+        ``service_addresses``: allocate Services' cluster IPs from this pool (see
+        :mod:`~greenlight_sandbox.emulator.clusterips`); without it they get made-up ones."""
         self._require_auth = require_auth
         self._graceful_pod_deletion = graceful_pod_deletion
+        self.service_addresses = service_addresses
         self._host = host
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -119,7 +125,9 @@ class EmulatedCluster:
         self._loop = asyncio.get_running_loop()
         self._stop_requested = asyncio.Event()
         emulator = GreenlightEmulator(
-            require_auth=self._require_auth, graceful_pod_deletion=self._graceful_pod_deletion
+            require_auth=self._require_auth,
+            graceful_pod_deletion=self._graceful_pod_deletion,
+            service_addresses=self.service_addresses,
         )
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:

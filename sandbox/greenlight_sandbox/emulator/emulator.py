@@ -25,8 +25,10 @@ from typing import Any
 import aiohttp.web
 import kmock
 
+from greenlight_sandbox.addresses import AddressPool
 from greenlight_sandbox.emulator import discovery, proxy, tables
 from greenlight_sandbox.emulator.auth import Authorizer, UserInfo
+from greenlight_sandbox.emulator.clusterips import ClusterIPAllocator
 from greenlight_sandbox.emulator.errors import ApiError, status_body
 from greenlight_sandbox.emulator.faults import Faults
 from greenlight_sandbox.emulator.patching import apply_patch
@@ -109,12 +111,23 @@ def _truthy(value: str | None) -> bool:
 class GreenlightEmulator(kmock.KubernetesEmulator):
     """kmock's Kubernetes emulator with the gaps of kmock 0.8 closed (see the package doc)."""
 
-    def __init__(self, *, require_auth: bool = False, graceful_pod_deletion: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        require_auth: bool = False,
+        graceful_pod_deletion: bool = False,
+        service_addresses: AddressPool | None = None,
+    ) -> None:
         super().__init__()
         self.registry = Registry()
         self.hub = WatchHub()
         self.store = Store(self.objects, self.hub, graceful_pod_deletion=graceful_pod_deletion)
         self.store.on_change.append(self._after_change)
+        if service_addresses is not None:
+            allocator = ClusterIPAllocator(service_addresses)
+            self.store.admit_create.append(allocator.on_create)
+            self.store.admit_update.append(allocator.on_update)
+            self.store.on_change.append(allocator.on_change)
         self.authorizer = Authorizer(require_auth=require_auth)
         self.faults = Faults()
         self.proxy_handler: proxy.ProxyHandler | None = None

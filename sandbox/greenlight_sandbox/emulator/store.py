@@ -77,6 +77,10 @@ class Store:
         self._types: dict[tuple[str, str], ResourceType] = {}
         # Called after an object is created, changed or removed: (rtype, old, new).
         self.on_change: list[Callable[[ResourceType, Obj | None, Obj | None], None]] = []
+        # Admission: called with a new object before it is stored, (rtype, obj), or with an
+        # update of the main resource, (rtype, old, new); they may fill in fields or raise.
+        self.admit_create: list[Callable[[ResourceType, Obj], None]] = []
+        self.admit_update: list[Callable[[ResourceType, Obj, Obj], None]] = []
 
     # --- reading -------------------------------------------------------------------------
 
@@ -221,6 +225,8 @@ class Store:
         obj["kind"] = rtype.kind
         if rtype.has_status:
             obj.pop("status", None)  # the status subresource is not written on create
+        for admit in self.admit_create:
+            admit(rtype, obj)
         _apply_defaults(rtype, obj, self.resource_version)
         return self._commit(rtype, None, obj)
 
@@ -273,6 +279,8 @@ class Store:
                         "metadata.finalizers: Forbidden: no new finalizers can be added if the "
                         "object is being deleted",
                     )
+            for admit in self.admit_update:
+                admit(rtype, old, new)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if _spec_part(rtype, new) != _spec_part(rtype, old):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
