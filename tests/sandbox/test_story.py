@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from greenlight_sandbox import measure, story
+from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator
 from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
 
@@ -45,11 +46,24 @@ def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_ba
 
         url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
         with LoadGenerator(f"{url}/", rate_per_second=40, timeout_seconds=2.0) as load:
-            load.start()
             switch_started = time.monotonic()
             assert release(system, story.SWITCH) == "Succeeded"
             switch_ended = time.monotonic()
             assert release(system, story.FAILS_AFTER_SWITCH) == "RolledBack"
+            back_moves = measure.moves(
+                sandbox.cluster.requests,
+                story.NAMESPACE,
+                active=story.RELEASE,
+                preview=PREVIEW,
+                since=switch_ended,
+            )
+            assert len(back_moves) == 2  # to 4.0.0, then back to 2.0.0
+            # Two seconds of load once the switch back has reached the proxies.
+            settled_after = back_moves[-1].patched + sandbox.propagation_lag_seconds + 0.5
+            wait_for(
+                lambda: any(r.scheduled >= settled_after + 2 for r in load.records_so_far()),
+                timeout=30,
+            )
             records = load.stop()
 
         during_switch = [r for r in records if switch_started <= r.scheduled < switch_ended]
@@ -69,12 +83,7 @@ def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_ba
             until=switch_ended,
         )
         assert len(switch_moves) == 1
-        back_moves = measure.moves(
-            requests, story.NAMESPACE, active=story.RELEASE, preview=PREVIEW, since=switch_ended
-        )
-        assert len(back_moves) == 2  # to 4.0.0, then back to 2.0.0
         # After the switch back has reached the proxies, 2.0.0 answers every request again.
-        settled_after = back_moves[-1].patched + sandbox.propagation_lag_seconds + 0.5
         tail = [r for r in records if r.scheduled >= settled_after]
         assert tail and all(r.ok and r.version == "2.0.0" for r in tail)
 
