@@ -46,11 +46,14 @@ def send(
     content_type: str = JSON,
     accept: str = JSON,
     timeout: float,
+    preload_content: bool = True,
 ) -> urllib3.BaseHTTPResponse:
     """One HTTP request with the client's credentials; any status is returned, none raised.
 
     Headers come from the client's configuration (`auth_settings()` refreshes an expiring
     token), and the request goes through the client's own connection pool, TLS included.
+    `preload_content=False` leaves the body unread: the caller reads what it needs and
+    closes the response.
     """
     configuration = api_client.configuration
     headers = {**api_client.default_headers, "Accept": accept}
@@ -69,7 +72,7 @@ def send(
         headers=headers,
         timeout=urllib3.Timeout(total=timeout),
         retries=False,
-        preload_content=True,
+        preload_content=preload_content,
     )
     return response
 

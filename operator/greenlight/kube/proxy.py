@@ -22,6 +22,9 @@ from greenlight.kube.client import ApiClient
 from greenlight.kube.common import quote, send
 
 SNIPPET_BYTES = 200
+# What is read of an answer at most: a workload's body can be anything (an endless stream, a
+# gigabyte), and only its start is shown. Enough for the API server's own `Status` refusal.
+READ_BYTES = 4096
 
 
 class PathOutsideService(ConnectionError):
@@ -73,14 +76,23 @@ def get(
         api_client.configuration.host, url_path, namespace=namespace, service=service, port=port
     )
     try:
-        response = send(api_client, "GET", url_path, accept="*/*", timeout=timeout)
+        response = send(
+            api_client, "GET", url_path, accept="*/*", timeout=timeout, preload_content=False
+        )
+        try:
+            data = response.read(READ_BYTES)
+        finally:
+            # The rest stays unread: closing drops the connection instead of returning it to
+            # the pool with a body still in it (or draining that body first).
+            response.close()
+            response.release_conn()
     except urllib3.exceptions.NewConnectionError as error:
         raise ConnectionRefusedError(f"API server unreachable: {error}") from error
     except urllib3.exceptions.TimeoutError as error:
         raise TimeoutError(f"timed out after {timeout:g}s") from error
     except urllib3.exceptions.HTTPError as error:
         raise ConnectionError(f"API server connection failed: {error}") from error
-    return response.status, _snippet(response.data)
+    return response.status, _snippet(data)
 
 
 def _snippet(data: bytes) -> str:
