@@ -82,14 +82,13 @@ class RequestMiddleware:
         token = json_logging.request_id.set(rid)
         status = 500
         encoded_rid = rid.encode("latin-1")
-
-        started = False
+        responded = False  # once the response has started, a 500 can no longer be sent
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
-                started = True
+                responded = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded_rid)]
             await send(message)
 
@@ -99,7 +98,7 @@ class RequestMiddleware:
         except Exception:
             # The error boundary: a bug answers 500 with the request id, and is logged once.
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if started:
+            if responded:
                 raise
             await _internal_error(send, encoded_rid)
         finally:
