@@ -22,6 +22,7 @@ from greenlight_api import auth, cache
 from greenlight_api.api import errors
 from greenlight_api.api.routes import dashboard, events, health, releases
 from greenlight_api.core import logging as json_logging
+from greenlight_api.core.body_limit import BodyLimitMiddleware
 from greenlight_api.core.config import AuthMode, Settings, get_settings
 from greenlight_api.core.lifecycle import Lifecycle
 from greenlight_api.core.metrics import create_metrics
@@ -133,6 +134,8 @@ def create_app(
     app.include_router(events.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The last added is the outermost: the request middleware logs and counts the 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 import pytest
+from starlette.types import Message
 
-from tests.service.conftest import Service
+from greenlight_api import auth
+from greenlight_api.api import deps
+from greenlight_api.core.config import AuthMode, Settings
+from greenlight_api.main import create_app
+from tests.service import factories
+from tests.service.conftest import ALICE, Service
 
 
 def test_the_access_log_duration_is_the_requests_own(
@@ -22,3 +29,85 @@ def test_the_access_log_duration_is_the_requests_own(
     (line,) = [r for r in caplog.records if r.name == "greenlight_api.access"]
     duration_ms = line.__dict__["duration_ms"]
     assert 0 <= duration_ms <= took_ms
+
+
+ROLLBACK = "/api/v1/namespaces/shop/releases/web/rollback"
+
+
+def test_a_large_rollback_body_is_413_before_authentication(service: Service) -> None:
+    response = service.client.post(ROLLBACK, content=b"{" + b" " * (10 * 1024 * 1024) + b"}")
+    assert response.status_code == 413
+    assert "larger than 65536 bytes" in response.json()["detail"]
+    assert service.cluster.token_reviews == 0
+
+
+def test_an_unauthenticated_rollback_is_401_whatever_its_body(service: Service) -> None:
+    for body in (b"{", b'{"revision": "x"}', b'{"revision": 2}'):
+        response = service.client.post(
+            ROLLBACK, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 401, (body, response.text)
+
+
+async def _rollback_with_endless_body(*, token: bytes | None) -> tuple[int, int]:
+    """(status, chunks the app took) of a chunked rollback whose body never ends."""
+    app = create_app(Settings(), configure_logging=False)
+    cluster = factories.FakeCluster()
+    cluster.tokens = {"alice-token": ALICE}
+    cluster.rights = {("devs", "patch", "shop")}
+    app.dependency_overrides[deps.get_authenticator] = lambda: auth.Authenticator(
+        mode=AuthMode.TOKENREVIEW, cluster=cluster, cache_seconds=0, metrics=app.state.metrics
+    )
+    app.dependency_overrides[deps.get_cluster] = lambda: cluster
+    taken = 0
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal taken
+        taken += 1
+        if taken > 10_000:  # 640 MiB: the app read far more than it should
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b" " * 65536, "more_body": True}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": ROLLBACK,
+        "raw_path": ROLLBACK.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            *([(b"authorization", b"Bearer " + token)] if token else []),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    (start,) = [m for m in sent if m["type"] == "http.response.start"]
+    return start["status"], taken
+
+
+def test_an_endless_chunked_body_is_never_read_for_an_anonymous_caller() -> None:
+    status, taken = asyncio.run(_rollback_with_endless_body(token=None))
+    assert status == 401
+    assert taken == 0
+
+
+def test_an_endless_chunked_body_is_cut_off_at_the_limit() -> None:
+    status, taken = asyncio.run(_rollback_with_endless_body(token=b"alice-token"))
+    assert status == 413
+    assert taken <= 2
+
+
+def test_the_body_limit_is_a_setting(service: Service) -> None:
+    with pytest.raises(ValueError):
+        Settings(max_body_bytes=10)
+    assert Settings().max_body_bytes == 65536

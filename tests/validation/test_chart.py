@@ -267,3 +267,9 @@ def test_every_value_is_in_the_schema() -> None:
         return found
 
     assert missing(values, schema, "") == []
+
+
+def test_the_ingress_limits_request_bodies() -> None:
+    docs = rendering.render(rendering.scenario("eks-values.yaml"))
+    annotations = rendering.one(docs, "Ingress")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "64k"

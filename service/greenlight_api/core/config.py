@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         le=3600,
         description="Length of one WATCH request before it is renewed.",
     )
+    max_body_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted; a larger one is refused with 413 before "
+        "anything reads it.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     revision: str = Field(
