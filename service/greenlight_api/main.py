@@ -60,7 +60,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.cluster is None:
             api_client = await asyncio.to_thread(create_api_client, settings)
             kube = KubeCluster(
-                api_client, timeout=settings.kube_timeout_seconds, threads=settings.kube_threads
+                api_client,
+                timeout=settings.kube_timeout_seconds,
+                threads=settings.kube_threads,
+                audiences=tuple(settings.auth_audiences),
             )
             app.state.cluster = kube
             app.state.authenticator = _authenticator(settings, kube, app)

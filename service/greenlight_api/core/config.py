@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="`tokenreview`: bearer tokens checked with TokenReview and "
         "SubjectAccessReview. `none`: no checks at all, for local development only.",
     )
+    auth_audiences: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["greenlight"],
+        description="Comma-separated audiences a bearer token must have been issued for "
+        "(`kubectl create token <sa> --audience greenlight`); empty: the API server's own, "
+        "so that any Kubernetes token is accepted.",
+    )
     auth_cache_seconds: float = Field(
         default=10.0,
         ge=0,
@@ -98,7 +104,7 @@ class Settings(BaseSettings):
         description="The colour this pod runs in (set by the operator).",
     )
 
-    @field_validator("namespaces", mode="before")
+    @field_validator("namespaces", "auth_audiences", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
         if isinstance(value, str):
