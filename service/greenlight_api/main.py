@@ -119,6 +119,9 @@ def create_app(
         version=greenlight_api.__version__,
         summary="Health-gated blue-green Releases: follow them, promote, abort, roll back.",
         lifespan=_lifespan,
+        # The docs pages load unpinned scripts from a CDN: only when asked for.
+        docs_url="/docs" if settings.docs_ui else None,
+        redoc_url="/redoc" if settings.docs_ui else None,
     )
     metrics = create_metrics()
     app.state.settings = settings

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from starlette.testclient import TestClient
 from starlette.types import Message
 
 from greenlight_api import auth
@@ -111,3 +112,39 @@ def test_the_body_limit_is_a_setting(service: Service) -> None:
     with pytest.raises(ValueError):
         Settings(max_body_bytes=10)
     assert Settings().max_body_bytes == 65536
+
+
+def test_the_docs_ui_is_off_unless_asked_for(make_service: Callable[..., Service]) -> None:
+    svc = make_service()
+    for path in ("/docs", "/redoc"):
+        assert svc.client.get(path).status_code == 404
+    assert svc.client.get("/openapi.json").status_code == 200
+    app = create_app(Settings(docs_ui=True), configure_logging=False)
+    assert any(getattr(route, "path", None) == "/docs" for route in app.routes)
+
+
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [
+        ("/version", False),
+        ("/openapi.json", False),
+        ("/api/v1/releases", True),
+        ("/api/v1/releases", False),  # the 401 too
+        ("/api/v1/nothing", False),
+    ],
+)
+def test_json_answers_are_not_sniffed_nor_stored(service: Service, path: str, auth: bool) -> None:
+    headers = {"Authorization": "Bearer alice-token"} if auth else {}
+    response = service.client.get(path, headers=headers)
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_html_pages_carry_a_content_security_policy(make_service: Callable[..., Service]) -> None:
+    app = create_app(Settings(docs_ui=True), configure_logging=False)
+    page = TestClient(app).get("/docs")  # no lifespan: nothing to connect to
+    assert page.status_code == 200
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    dashboard = make_service().client.get("/")
+    assert "script-src 'self'" in dashboard.headers["content-security-policy"]

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Largest request body accepted; a larger one is refused with 413 before "
         "anything reads it.",
     )
+    docs_ui: bool = Field(
+        default=False,
+        description="Serve the interactive API docs at `/docs` and `/redoc` (they load their "
+        "scripts from a CDN); off by default. `/openapi.json` is always served.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     revision: str = Field(
