@@ -89,4 +89,6 @@ def _field_path(location: tuple[int | str, ...]) -> str:
 
 
 def _lower(message: str) -> str:
+    # A model's own check (a `ValueError`) arrives as "Value error, <its message>".
+    message = message.removeprefix("Value error, ")
     return message[:1].lower() + message[1:] if message else message

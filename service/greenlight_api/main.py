@@ -22,6 +22,7 @@ from greenlight_api import auth, cache
 from greenlight_api.api import errors
 from greenlight_api.api.routes import dashboard, events, health, releases
 from greenlight_api.core import logging as json_logging
+from greenlight_api.core.body_limit import BodyLimitMiddleware
 from greenlight_api.core.config import AuthMode, Settings, get_settings
 from greenlight_api.core.lifecycle import Lifecycle
 from greenlight_api.core.metrics import create_metrics
@@ -59,7 +60,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.cluster is None:
             api_client = await asyncio.to_thread(create_api_client, settings)
             kube = KubeCluster(
-                api_client, timeout=settings.kube_timeout_seconds, threads=settings.kube_threads
+                api_client,
+                timeout=settings.kube_timeout_seconds,
+                threads=settings.kube_threads,
+                audiences=tuple(settings.auth_audiences),
             )
             app.state.cluster = kube
             app.state.authenticator = _authenticator(settings, kube, app)
@@ -115,6 +119,9 @@ def create_app(
         version=greenlight_api.__version__,
         summary="Health-gated blue-green Releases: follow them, promote, abort, roll back.",
         lifespan=_lifespan,
+        # The docs pages load unpinned scripts from a CDN: only when asked for.
+        docs_url="/docs" if settings.docs_ui else None,
+        redoc_url="/redoc" if settings.docs_ui else None,
     )
     metrics = create_metrics()
     app.state.settings = settings
@@ -133,6 +140,8 @@ def create_app(
     app.include_router(events.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # The last added is the outermost: the request middleware logs and counts the 413s too.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     return app
 

@@ -120,3 +120,28 @@ def test_self_subject_access_review_uses_the_callers_token(kube_cluster: Emulate
     path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
     assert _call(kube_cluster, "POST", path, review, token="alice-token")[1]["status"]["allowed"]
     assert not _call(kube_cluster, "POST", path, review, token="nobody")[1]["status"]["allowed"]
+
+
+def test_token_review_with_audiences(kube_cluster: EmulatedCluster) -> None:
+    from greenlight_sandbox.emulator.auth import API_AUDIENCE
+
+    kube_cluster.tokens["scoped"] = UserInfo("alice", ["devs"], audiences=("greenlight",))
+    kube_cluster.tokens["any"] = UserInfo("bob")
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+
+    def review(token: str, audiences: list[str] | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"token": token}
+        if audiences is not None:
+            spec["audiences"] = audiences
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
+        status: dict[str, Any] = _call(kube_cluster, "POST", path, body)[1]["status"]
+        return status
+
+    assert review("scoped", ["greenlight", "other"])["audiences"] == ["greenlight"]
+    refused = review("scoped", None)  # the API server's own audience
+    assert refused["authenticated"] is False
+    assert "audiences" in refused["error"]
+    assert review("scoped", ["other"])["authenticated"] is False
+    # A token registered without audiences keeps the emulator's earlier answer: any audience.
+    assert review("any", ["greenlight"])["audiences"] == ["greenlight"]
+    assert review("any", None)["audiences"] == [API_AUDIENCE]

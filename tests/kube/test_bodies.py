@@ -22,6 +22,7 @@ OWNER = {
     "controller": True,
     "blockOwnerDeletion": True,
 }
+MANAGED = {"app.kubernetes.io/managed-by": "greenlight"}
 
 
 def deployment(**overrides: Any) -> dict[str, Any]:
@@ -156,7 +157,7 @@ class TestServiceBody:
         (None, ServiceState()),
         (
             {
-                "metadata": {"ownerReferences": [OWNER]},
+                "metadata": {"ownerReferences": [OWNER], "labels": MANAGED},
                 "spec": {"selector": {"greenlight.dev/color": "green"}},
             },
             ServiceState(exists=True, selected_color=Color.GREEN),
@@ -171,7 +172,7 @@ class TestServiceBody:
         ),
         (
             {
-                "metadata": {"ownerReferences": [OWNER]},
+                "metadata": {"ownerReferences": [OWNER], "labels": MANAGED},
                 "spec": {"selector": {"greenlight.dev/color": "red"}},
             },
             ServiceState(exists=True, selected_color=None),

@@ -307,6 +307,57 @@ class TestServices:
         assert unchanged["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
         assert unchanged["spec"]["selector"] == {"app": "legacy"}
 
+    @pytest.mark.parametrize(
+        ("forged", "why"),
+        [
+            ({"controller": None, "labels": True, "type": "ClusterIP"}, "a plain reference"),
+            ({"controller": True, "labels": False, "type": "ClusterIP"}, "no managed-by label"),
+            ({"controller": True, "labels": True, "type": "LoadBalancer"}, "a LoadBalancer"),
+            ({"controller": True, "labels": True, "type": "NodePort"}, "a NodePort"),
+            ({"controller": True, "labels": True, "externalIPs": ["203.0.113.9"]}, "external IPs"),
+        ],
+    )
+    def test_a_service_with_a_forged_owner_reference_is_foreign(
+        self,
+        gateway: ClusterGateway,
+        target: ReleaseTarget,
+        cluster: EmulatedCluster,
+        forged: dict[str, Any],
+        why: str,
+    ) -> None:
+        # The Release's uid is readable by anyone who may read the Release.
+        reference: dict[str, Any] = {
+            "apiVersion": "greenlight.dev/v1alpha1",
+            "kind": "Release",
+            "name": "web",
+            "uid": target.uid,
+        }
+        if forged["controller"]:
+            reference["controller"] = True
+        spec: dict[str, Any] = {"selector": {"app": "legacy"}, "ports": [{"port": 80}]}
+        if "type" in forged:
+            spec["type"] = forged["type"]
+        if "externalIPs" in forged:
+            spec["externalIPs"] = forged["externalIPs"]
+        metadata: dict[str, Any] = {
+            "name": "web",
+            "namespace": "shop",
+            "ownerReferences": [reference],
+        }
+        if forged["labels"]:
+            metadata["labels"] = {"app.kubernetes.io/managed-by": "greenlight"}
+        created = cluster.create(
+            {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+        )
+        view = gateway.observe(target, want_endpoints=False)
+        assert view.active_service.foreign, why
+        with pytest.raises(ForeignObject):
+            gateway.apply(target, act.PointService(role=ACTIVE, color=Color.BLUE))
+        unchanged = cluster.get(*SERVICES, "shop", "web")
+        assert unchanged is not None
+        assert unchanged["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+        assert unchanged["spec"]["selector"] == {"app": "legacy"}
+
 
 class TestRevisions:
     def test_stored_listed_and_pruned(

@@ -110,5 +110,6 @@ def test_the_openapi_document_lists_the_api_and_its_auth(service: Service) -> No
     assert "/api/v1/events" in paths
     assert "/ui/releases" not in paths
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    body = document["components"]["schemas"]["RollbackRequest"]
+    rollback = paths["/api/v1/namespaces/{ns}/releases/{name}/rollback"]["post"]
+    body = rollback["requestBody"]["content"]["application/json"]["schema"]
     assert body["additionalProperties"] is False

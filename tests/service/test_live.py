@@ -216,3 +216,21 @@ def test_a_namespace_filter_limits_what_is_served(cluster: EmulatedCluster) -> N
         assert _names(http) == ["web"]
     watched = {r.path for r in cluster.requests if "watch" in r.query}
     assert watched == {"/apis/greenlight.dev/v1alpha1/namespaces/shop/releases"}
+
+
+def test_a_token_for_another_audience_is_refused(
+    cluster: EmulatedCluster, http: httpx.Client
+) -> None:
+    # A token issued for the API server (a pod's default service-account token, say) or for
+    # another service must not be replayable here; one issued for `greenlight` is accepted.
+    from greenlight_sandbox.emulator.auth import API_AUDIENCE
+
+    cluster.tokens["kube-token"] = UserInfo("alice", ("devs",), audiences=(API_AUDIENCE,))
+    cluster.tokens["vault-token"] = UserInfo("alice", ("devs",), audiences=("vault",))
+    cluster.tokens["ours"] = UserInfo("alice", ("devs",), audiences=("greenlight", "vault"))
+    for token in ("kube-token", "vault-token"):
+        response = http.get("/api/v1/releases", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (token, response.text)
+        assert "audience" in response.json()["detail"]
+    response = http.get("/api/v1/releases", headers={"Authorization": "Bearer ours"})
+    assert response.status_code == 200, response.text

@@ -178,7 +178,7 @@ def test_eks_scenario_routes_an_alb_to_pod_ips_with_irsa() -> None:
     assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
     assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/readyz"
     assert ingress["spec"]["ingressClassName"] == "alb"
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][-1]["backend"]["service"]
     release = rendering.one(docs, "Release")
     assert backend["name"] == release["spec"]["service"]["name"], "the Ingress follows the switch"
     accounts = {d["metadata"]["name"]: d for d in rendering.by_kind(docs, "ServiceAccount")}
@@ -267,3 +267,25 @@ def test_every_value_is_in_the_schema() -> None:
         return found
 
     assert missing(values, schema, "") == []
+
+
+def test_the_ingress_limits_request_bodies() -> None:
+    docs = rendering.render(rendering.scenario("eks-values.yaml"))
+    annotations = rendering.one(docs, "Ingress")["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "64k"
+
+
+def test_an_alb_answers_metrics_itself() -> None:
+    docs = rendering.render(rendering.scenario("eks-values.yaml"))
+    ingress = rendering.one(docs, "Ingress")
+    first = ingress["spec"]["rules"][0]["http"]["paths"][0]
+    assert (first["path"], first["pathType"]) == ("/metrics", "Exact")
+    assert first["backend"]["service"] == {
+        "name": "block-metrics",
+        "port": {"name": "use-annotation"},
+    }
+    action = json.loads(
+        ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.block-metrics"]
+    )
+    assert action["type"] == "fixed-response"
+    assert action["fixedResponseConfig"]["statusCode"] == "404"

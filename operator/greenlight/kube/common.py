@@ -46,11 +46,14 @@ def send(
     content_type: str = JSON,
     accept: str = JSON,
     timeout: float,
+    preload_content: bool = True,
 ) -> urllib3.BaseHTTPResponse:
     """One HTTP request with the client's credentials; any status is returned, none raised.
 
     Headers come from the client's configuration (`auth_settings()` refreshes an expiring
     token), and the request goes through the client's own connection pool, TLS included.
+    `preload_content=False` leaves the body unread: the caller reads what it needs and
+    closes the response.
     """
     configuration = api_client.configuration
     headers = {**api_client.default_headers, "Accept": accept}
@@ -69,7 +72,7 @@ def send(
         headers=headers,
         timeout=urllib3.Timeout(total=timeout),
         retries=False,
-        preload_content=True,
+        preload_content=preload_content,
     )
     return response
 
@@ -195,8 +198,26 @@ def owner_reference(target: ReleaseTarget) -> JsonObject:
 
 
 def is_owned(obj: Mapping[str, Any], target: ReleaseTarget) -> bool:
-    references = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return any(ref.get("uid") == target.uid for ref in references if isinstance(ref, dict))
+    """Whether Greenlight manages `obj` for this Release: the controller reference to the
+    Release (kind and uid) and the managed-by label, as `owner_reference()` and
+    `managed_labels()` write them.
+
+    Any reference to the uid is not enough: the uid is readable by whoever can read the
+    Release, so a plain (non-controller) reference is easy to forge onto an object of one's own.
+    """
+    metadata = obj.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if not isinstance(labels, dict) or labels.get(LABEL_MANAGED_BY) != MANAGER:
+        return False
+    references = metadata.get("ownerReferences") or []
+    return any(
+        ref.get("controller") is True
+        and ref.get("uid") == target.uid
+        and ref.get("kind") == models.KIND
+        and str(ref.get("apiVersion", "")).split("/")[0] == models.GROUP
+        for ref in references
+        if isinstance(ref, dict)
+    )
 
 
 def release_selector(target: ReleaseTarget) -> str:

@@ -1,8 +1,11 @@
 """The active and preview Services: their body, pointing them at a colour, and their state.
 
 Each selects `{greenlight.dev/release, greenlight.dev/color}` with one port named `http`.
-A Service that exists without an ownerReference to this Release is foreign: it is reported as
-such (the decision turns it into an InvalidSpec) and any write to it raises `ForeignObject`.
+A Service that exists without the controller reference to this Release and the managed-by
+label, or that is not a plain ClusterIP Service (a LoadBalancer, NodePort or ExternalName
+Service, or one with external IPs, would publish or redirect the pods it is pointed at), is
+foreign: it is reported as such (the decision turns it into an InvalidSpec) and any write to it
+raises `ForeignObject`.
 """
 
 from __future__ import annotations
@@ -72,6 +75,16 @@ def build(
     }
 
 
+def is_ours(service: Mapping[str, Any], target: ReleaseTarget) -> bool:
+    """Owned by this Release (see `is_owned`) and of the only kind Greenlight makes."""
+    spec = service.get("spec") or {}
+    return (
+        is_owned(service, target)
+        and spec.get("type", "ClusterIP") == "ClusterIP"
+        and not spec.get("externalIPs")
+    )
+
+
 def service_state(service: Mapping[str, Any] | None, target: ReleaseTarget) -> ServiceState:
     if service is None:
         return ServiceState()
@@ -82,7 +95,7 @@ def service_state(service: Mapping[str, Any] | None, target: ReleaseTarget) -> S
     return ServiceState(
         exists=True,
         selected_color=color,
-        foreign=not is_owned(service, target),
+        foreign=not is_ours(service, target),
         target_port=port if isinstance(port, int | str) else None,
     )
 
@@ -112,7 +125,7 @@ def point(
     )
     if existing is None:
         return
-    if not is_owned(existing, target):
+    if not is_ours(existing, target):
         raise ForeignObject(kind="Service", namespace=target.namespace, name=name)
     spec = existing.get("spec") or {}
     current_selector = spec.get("selector") or {}

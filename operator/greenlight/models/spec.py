@@ -3,9 +3,10 @@ description, bounds and default here, and the CRD is generated from these models
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasGenerator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from greenlight.models.resource import DNS_LABEL
@@ -102,14 +103,45 @@ class StrategySpec(_Model):
     ]
 
 
+# A gate's path must stay inside the Service it probes. Through the API server's service proxy
+# it is appended to `.../services/{name}:{port}/proxy`, and HTTP clients resolve dot segments,
+# so `/../../../../apis/...` would leave that prefix and GET anything the operator may read.
+# Refused in the path (before `?`): `.` and `..` segments, their percent-encodings, encoded
+# slashes and backslashes (`%2F`, `%5C`), backslashes anywhere, `#`, and `%` not followed by two
+# hex digits. RE2 has no lookahead, so a segment is allowed when it has a character other than
+# a (possibly encoded) dot, or three dots or more; the form is unambiguous, so it runs in
+# linear time.
+_DOT = r"(?:\.|%2[eE])"
+_OTHER = r"(?:[^/?#\\%.]|%(?:[013-46-9a-fA-F][0-9a-fA-F]|2[0-9a-dA-D]|5[0-9abd-fABD-F]))"
+_SEGMENT = rf"(?:{_DOT}*{_OTHER}(?:{_OTHER}|{_DOT})*|{_DOT}{{3,}})?"
+GATE_PATH_PATTERN = rf"^(?:/{_SEGMENT})+(?:\?[^\\]*)?$"
+_GATE_PATH = re.compile(GATE_PATH_PATTERN)
+
+
+def _check_gate_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError("must start with `/`")
+    if "\\" in path:
+        raise ValueError("must not contain a backslash")
+    if not _GATE_PATH.match(path):
+        raise ValueError(
+            "must not contain `.` or `..` segments (also percent-encoded), an encoded `/` or "
+            "`\\`, `#`, or a `%` that does not start an escape: a gate probes its Service only"
+        )
+    return path
+
+
 class HttpProbeSpec(_Model):
     path: Annotated[
         str,
+        AfterValidator(_check_gate_path),
         Field(
             default="/",
             max_length=2048,
-            pattern=r"^/",
-            description="Path requested with GET; must start with `/`.",
+            description="Path requested with GET; must start with `/`. `.` and `..` segments "
+            "(also percent-encoded), backslashes, encoded `/` and `\\`, and `#` are refused: a "
+            "gate probes its Service and nothing else.",
+            json_schema_extra={"pattern": GATE_PATH_PATTERN},
         ),
     ]
     port: Annotated[

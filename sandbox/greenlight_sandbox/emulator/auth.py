@@ -17,6 +17,8 @@ from typing import Any
 
 ADMIN_TOKEN = "admin-token"
 MASTERS = "system:masters"
+# The audience of tokens issued for the API server itself, as in a real cluster.
+API_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +28,9 @@ class UserInfo:
     username: str
     groups: tuple[str, ...] | list[str] = ()
     uid: str = ""
+    # What the token was issued for, as `kubectl create token --audience`. None: valid for
+    # any audience a TokenReview asks about (the emulator's behaviour before audiences).
+    audiences: tuple[str, ...] | None = None
 
     def as_status_user(self) -> dict[str, Any]:
         groups = [*self.groups, "system:authenticated"]
@@ -96,14 +101,25 @@ class Authorizer:
         return False, f"no rule allows {user!r} to {what}{where}"
 
     def token_review(self, body: dict[str, Any]) -> dict[str, Any]:
-        token = str((body.get("spec") or {}).get("token", ""))
+        spec = body.get("spec") or {}
+        token = str(spec.get("token", ""))
         user = self.tokens.get(token)
-        status: dict[str, Any] = {"authenticated": user is not None}
-        if user is not None:
-            status["user"] = user.as_status_user()
-            status["audiences"] = list((body.get("spec") or {}).get("audiences") or [])
-        else:
+        # As the API server: no audiences asked means its own; the answer names those the
+        # token was issued for among the ones asked, and none in common is a refusal.
+        wanted = [str(a) for a in spec.get("audiences") or []] or [API_AUDIENCE]
+        matched = (
+            wanted
+            if user is None or user.audiences is None
+            else [audience for audience in wanted if audience in user.audiences]
+        )
+        status: dict[str, Any] = {"authenticated": user is not None and bool(matched)}
+        if user is None:
             status["error"] = "invalid bearer token"
+        elif not matched:
+            status["error"] = "token audiences are invalid for the target audiences"
+        else:
+            status["user"] = user.as_status_user()
+            status["audiences"] = matched
         return {**body, "apiVersion": "authentication.k8s.io/v1", "status": status}
 
     def access_review(

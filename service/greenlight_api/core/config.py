@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="`tokenreview`: bearer tokens checked with TokenReview and "
         "SubjectAccessReview. `none`: no checks at all, for local development only.",
     )
+    auth_audiences: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["greenlight"],
+        description="Comma-separated audiences a bearer token must have been issued for "
+        "(`kubectl create token <sa> --audience greenlight`); empty: the API server's own, "
+        "so that any Kubernetes token is accepted.",
+    )
     auth_cache_seconds: float = Field(
         default=10.0,
         ge=0,
@@ -78,6 +84,18 @@ class Settings(BaseSettings):
         le=3600,
         description="Length of one WATCH request before it is renewed.",
     )
+    max_body_bytes: int = Field(
+        default=65536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted; a larger one is refused with 413 before "
+        "anything reads it.",
+    )
+    docs_ui: bool = Field(
+        default=False,
+        description="Serve the interactive API docs at `/docs` and `/redoc` (they load their "
+        "scripts from a CDN); off by default. `/openapi.json` is always served.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     revision: str = Field(
@@ -91,7 +109,7 @@ class Settings(BaseSettings):
         description="The colour this pod runs in (set by the operator).",
     )
 
-    @field_validator("namespaces", mode="before")
+    @field_validator("namespaces", "auth_audiences", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
         if isinstance(value, str):

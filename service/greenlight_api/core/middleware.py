@@ -8,6 +8,9 @@ microseconds, and it does not buffer streaming responses (the event streams).
 - Metrics are labelled with the route *template* (`/api/v1/namespaces/{ns}/releases/{name}`),
   never the raw path, so their cardinality stays bounded.
 - Probes and `/metrics` are logged at DEBUG: at INFO they would drown everything else.
+- Every answer gets `X-Content-Type-Options: nosniff`; JSON answers `Cache-Control: no-store`
+  (they carry what a token may see); HTML pages a Content-Security-Policy unless the route set
+  its own (the dashboard's is stricter about its own script and style).
 """
 
 from __future__ import annotations
@@ -29,6 +32,21 @@ logger = logging.getLogger("greenlight_api.access")
 _SANE_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/static"})
 UNMATCHED = "<unmatched>"
+# No script, style or frame from anywhere: a page that needs more sets its own policy.
+DEFAULT_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    names = {name.lower() for name, _ in headers}
+    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"").lower()
+    added: list[tuple[bytes, bytes]] = []
+    if b"x-content-type-options" not in names:
+        added.append((b"x-content-type-options", b"nosniff"))
+    if b"json" in content_type and b"cache-control" not in names:
+        added.append((b"cache-control", b"no-store"))
+    if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
+        added.append((b"content-security-policy", DEFAULT_CSP))
+    return [*headers, *added]
 
 
 def route_template(scope: Scope) -> str:
@@ -82,15 +100,15 @@ class RequestMiddleware:
         token = json_logging.request_id.set(rid)
         status = 500
         encoded_rid = rid.encode("latin-1")
-
-        started = False
+        responded = False  # once the response has started, a 500 can no longer be sent
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, responded
             if message["type"] == "http.response.start":
                 status = message["status"]
-                started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", encoded_rid)]
+                responded = True
+                headers = [*message.get("headers", []), (b"x-request-id", encoded_rid)]
+                message["headers"] = _secured(headers)
             await send(message)
 
         self.metrics.in_flight.inc()
@@ -99,7 +117,7 @@ class RequestMiddleware:
         except Exception:
             # The error boundary: a bug answers 500 with the request id, and is logged once.
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
-            if started:
+            if responded:
                 raise
             await _internal_error(send, encoded_rid)
         finally:

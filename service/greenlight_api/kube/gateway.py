@@ -36,11 +36,16 @@ class Cluster(Protocol):
 
 class KubeCluster:
     def __init__(
-        self, api_client: kubernetes.client.ApiClient, *, timeout: float, threads: int
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        timeout: float,
+        threads: int,
+        audiences: tuple[str, ...] = (),
     ) -> None:
         self.api_client = api_client
         self.releases = releases.ReleaseClient(api_client, timeout=timeout)
-        self.reviewer = reviews.Reviewer(api_client, timeout=timeout)
+        self.reviewer = reviews.Reviewer(api_client, timeout=timeout, audiences=audiences)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="kube"
         )

@@ -35,16 +35,27 @@ class AccessReviewResult:
 
 
 class Reviewer:
-    def __init__(self, api_client: kubernetes.client.ApiClient, *, timeout: float) -> None:
+    def __init__(
+        self,
+        api_client: kubernetes.client.ApiClient,
+        *,
+        timeout: float,
+        audiences: tuple[str, ...] = (),
+    ) -> None:
+        """`audiences`: a token is accepted only when the API server says it was issued for
+        one of them; empty: for the API server's own audiences (any Kubernetes token)."""
         self._authn = kubernetes.client.AuthenticationV1Api(api_client)
         self._authz = kubernetes.client.AuthorizationV1Api(api_client)
         self._timeout = timeout
+        self._audiences = audiences
 
     def review_token(self, token: str) -> TokenReviewResult:
         body = kubernetes.client.V1TokenReview(
             api_version="authentication.k8s.io/v1",
             kind="TokenReview",
-            spec=kubernetes.client.V1TokenReviewSpec(token=token),
+            spec=kubernetes.client.V1TokenReviewSpec(
+                token=token, audiences=list(self._audiences) or None
+            ),
         )
         try:
             result = self._authn.create_token_review(body, _request_timeout=self._timeout)
@@ -53,6 +64,11 @@ class Reviewer:
         status = result.status
         if status is None or not status.authenticated or status.user is None:
             return TokenReviewResult(user=None, error=(status.error if status else "") or "")
+        # An API server that ignores `spec.audiences` would accept a token meant for anyone:
+        # the answer must name one of ours.
+        if self._audiences and not set(status.audiences or ()) & set(self._audiences):
+            wanted = ", ".join(self._audiences)
+            return TokenReviewResult(user=None, error=f"the token is not for audience {wanted}")
         user = status.user
         return TokenReviewResult(
             user=UserInfo(

@@ -8,11 +8,14 @@ the only thing that moves traffic.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Response, status
+import pydantic
+from fastapi import APIRouter, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from greenlight import models, user_actions
 from greenlight_api import records, schemas
@@ -129,21 +132,61 @@ async def abort(
     )
 
 
+_ROLLBACK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": schemas.RollbackRequest.model_json_schema()}},
+    }
+}
+
+
+async def _rollback_body(request: Request) -> schemas.RollbackRequest | None:
+    """`{"revision": n}`, `null` or nothing; 422 naming the problem otherwise."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON expected (application/json)"}]
+        )
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        position = getattr(error, "pos", 0)
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}]
+        ) from None
+    if decoded is None:
+        return None
+    try:
+        return schemas.RollbackRequest.model_validate(decoded)
+    except pydantic.ValidationError as error:
+        problems = [
+            {"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]} for e in error.errors()
+        ]
+        raise RequestValidationError(problems) from None
+
+
 @router.post(
     "/namespaces/{ns}/releases/{name}/rollback",
     summary="Release an earlier revision again (by default, the one before the stable one)",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=schemas.ActionAccepted,
     responses=_ACTION_ERRORS,
+    openapi_extra=_ROLLBACK_BODY,
 )
 async def rollback(
     ns: deps.Namespace,
     name: deps.ReleaseName,
     caller: deps.ActorDep,
     cluster: deps.ClusterDep,
-    request: Annotated[schemas.RollbackRequest | None, Body()] = None,
+    request: Request,
 ) -> schemas.ActionAccepted:
-    revision = request.revision if request is not None else None
+    # The body is read here, after `ActorDep` authenticated and authorized the caller: a body
+    # parameter would be read and parsed by FastAPI before any dependency runs.
+    body = await _rollback_body(request)
+    revision = body.revision if body is not None else None
 
     def plan(release: str, release_status: models.ReleaseStatus) -> user_actions.ActionPlan:
         return user_actions.plan_rollback(release, release_status, revision)
