@@ -21,7 +21,7 @@ from greenlight_sandbox import measure, story
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.programs import greenlight_cli
 from greenlight_sandbox.report import Moment, Window, write_picture
-from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
+from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
 
 STEP_TIMEOUT_SECONDS = 90.0
 
@@ -136,6 +136,7 @@ def run(
         sandbox.ensure_namespace(story.NAMESPACE)
         first = run_step(system, story.FIRST, say)
         url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
+        wait_serving(f"{url}/")
         say(f"\n== steady load: {rate_per_second:g} requests/s to {url}/ (the Service's proxy)")
         load = LoadGenerator(f"{url}/", rate_per_second=rate_per_second, timeout_seconds=2.0)
         load.start()

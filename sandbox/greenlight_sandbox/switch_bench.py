@@ -18,6 +18,7 @@ patched), client latency inside switch windows and outside them.
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import pathlib
@@ -28,7 +29,7 @@ from typing import Any
 from greenlight_sandbox import measure, story
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.report import Moment, Window, write_picture
-from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
+from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
 
 Obj = dict[str, Any]
 SETTLE_TIMEOUT_SECONDS = 60.0
@@ -101,6 +102,7 @@ def run(
         sandbox.ensure_namespace(story.NAMESPACE)
         release_version(system, bench_release(control=False), "0.0.1")
         url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
+        wait_serving(f"{url}/")
         load = LoadGenerator(f"{url}/", rate_per_second=rate_per_second, timeout_seconds=2.0)
         phases: dict[str, list[tuple[float, float]]] = {
             "default": [],
@@ -165,9 +167,15 @@ def run(
         "switches": len(default_moves),
         "requests_sent": len(default_records),
         "failed_requests": sum(1 for r in default_records if not r.ok),
+        "failed_requests_by_error": dict(
+            collections.Counter(str(r.error) for r in default_records if not r.ok)
+        ),
         "control_switches": len(moves_in("control")),
         "control_requests_sent": len(control_records),
         "control_failed_requests": sum(1 for r in control_records if not r.ok),
+        "control_failed_requests_by_error": dict(
+            collections.Counter(str(r.error) for r in control_records if not r.ok)
+        ),
         "rollbacks": len(rollback_moves) // 2,
         "rollback_requests_sent": len(taken("rollback")),
         "rollback_failed_requests": sum(1 for r in taken("rollback") if not r.ok),

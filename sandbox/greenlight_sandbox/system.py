@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import pathlib
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -67,6 +68,23 @@ def wait_settled(
             f"phase {status.get('phase')!r}, message {status.get('message')!r}"
         ) from None
     return release_status(sandbox, namespace, name)
+
+
+def wait_serving(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 200: a Service's proxy has caught up with its endpoints.
+
+    A Service's proxy follows its endpoints after the propagation lag, so a release that has
+    just succeeded may not be reachable through it yet.
+    """
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                return bool(answer.status == 200)
+        except OSError:  # refused, reset, or an HTTP error status
+            return False
+
+    wait_for(answers, timeout=timeout, interval=0.05, message=f"{url} did not answer 200")
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import pytest
 from greenlight_sandbox import measure, story
 from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator
-from greenlight_sandbox.system import RunningSystem, running_system, wait_settled
+from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTLE_SECONDS = 60.0
@@ -45,6 +45,7 @@ def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_ba
         assert release(system, story.FIRST) == "Succeeded"
 
         url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
+        wait_serving(f"{url}/")
         with LoadGenerator(f"{url}/", rate_per_second=40, timeout_seconds=2.0) as load:
             switch_started = time.monotonic()
             assert release(system, story.SWITCH) == "Succeeded"
