@@ -4,9 +4,10 @@ A :class:`Kubelet` is a :class:`~greenlight_sandbox.informer.ControllerThread` w
 in every namespace. For each new pod it acts as the scheduler too (it sets ``spec.nodeName``
 to its node), takes an address from the pod network (a loopback address, see
 :mod:`greenlight_sandbox.addresses`; one where something already listens on a port of the
-pod, say another sandbox on the same machine, is skipped) and starts every container as a local process group
-(:mod:`greenlight_sandbox.processes`), the command coming from the image map
-(:mod:`greenlight_sandbox.images`); output goes to ``<log_dir>/<namespace>_<pod>_<container>.log``.
+pod, say another sandbox on the same machine, is skipped) and starts every container as a
+local process group (:mod:`greenlight_sandbox.processes`), the command coming from the image
+map (:mod:`greenlight_sandbox.images`); output goes to
+``<log_dir>/<namespace>_<pod>_<container>.log``.
 
 A process gets a clean environment, as a container does: a few host variables that let the
 interpreter find itself and its packages (``HOST_ENV``), ``PYTHONUNBUFFERED=1`` (logs appear

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from greenlight.kube.deployments import color_state
 from greenlight_sandbox.deployments import DeploymentController, template_hash
@@ -330,3 +335,29 @@ def test_a_paused_deployment_keeps_its_pods_until_resumed(
     _wait(cluster, "web", lambda d: _rolled_out(1)(d) and d["status"]["observedGeneration"] == 3)
     (new,) = _pods(cluster, "web")
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed here")
+def test_kubectl_rollout_status_and_logs(
+    cluster: EmulatedCluster, deployments: DeploymentController, kubelet: Kubelet
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+    env["HOME"] = str(cluster.kubeconfig_path.parent)  # a private discovery cache
+
+    def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args], env=env, capture_output=True, text=True, timeout=60, check=check
+        )
+
+    cluster.create(deployment("web", replicas=2))
+    done = kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+    assert "successfully rolled out" in done.stdout
+    kubectl("scale", "deployment/web", "--replicas=3")
+    assert "successfully rolled out" in kubectl("rollout", "status", "deployment/web").stdout
+    (name, *_) = [p["metadata"]["name"] for p in _pods(cluster, "web")]
+    wait_for(lambda: "listening" in kubectl("logs", name).stdout, 5, message="kubectl logs")
+
+    cluster.create(deployment("stuck", image="nowhere/nothing:1", progressDeadlineSeconds=2))
+    failed = kubectl("rollout", "status", "deployment/stuck", "--timeout=30s", check=False)
+    assert failed.returncode != 0
+    assert "exceeded its progress deadline" in failed.stderr
