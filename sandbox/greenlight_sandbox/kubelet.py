@@ -3,9 +3,11 @@
 A :class:`Kubelet` is a :class:`~greenlight_sandbox.informer.ControllerThread` watching Pods
 in every namespace. For each new pod it acts as the scheduler too (it sets ``spec.nodeName``
 to its node), takes an address from the pod network (a loopback address, see
-:mod:`greenlight_sandbox.addresses`) and starts every container as a local process group
-(:mod:`greenlight_sandbox.processes`), the command coming from the image map
-(:mod:`greenlight_sandbox.images`); output goes to ``<log_dir>/<namespace>_<pod>_<container>.log``.
+:mod:`greenlight_sandbox.addresses`; one where something already listens on a port of the
+pod, say another sandbox on the same machine, is skipped) and starts every container as a
+local process group (:mod:`greenlight_sandbox.processes`), the command coming from the image
+map (:mod:`greenlight_sandbox.images`); output goes to
+``<log_dir>/<namespace>_<pod>_<container>.log``.
 
 A process gets a clean environment, as a container does: a few host variables that let the
 interpreter find itself and its packages (``HOST_ENV``), ``PYTHONUNBUFFERED=1`` (logs appear
@@ -52,6 +54,7 @@ import math
 import os
 import pathlib
 import signal
+import socket
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Self
@@ -60,7 +63,7 @@ import aiohttp
 
 from greenlight_sandbox.addresses import AddressesExhausted, AddressPool
 from greenlight_sandbox.emulator.store import now_rfc3339
-from greenlight_sandbox.images import CommandRefused, ImageMap, UnmappedImage
+from greenlight_sandbox.images import DEFAULT_PORT, CommandRefused, ImageMap, UnmappedImage
 from greenlight_sandbox.informer import ControllerThread
 from greenlight_sandbox.podspec import (
     Action,
@@ -90,6 +93,7 @@ BACKOFF_RESET_SECONDS = 2 * BACKOFF_CAP_SECONDS
 MIN_KILL_GRACE_SECONDS = 2.0  # the kubelet's minimum between SIGTERM and SIGKILL
 DEFAULT_GRACE_SECONDS = 30
 PODS = ("v1", "pods")
+_ADDRESS_ATTEMPTS = 64
 OWN_CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
 
 
@@ -102,6 +106,27 @@ async def _first(*awaitables: Coroutine[Any, Any, Any] | asyncio.Future[Any]) ->
         for task, item in zip(tasks, awaitables, strict=True):
             if task is not item:  # never cancel a future that belongs to someone else
                 task.cancel()
+
+
+def _declared_ports(pod: Obj) -> list[int]:
+    containers = (pod.get("spec") or {}).get("containers") or []
+    ports = {first_port(c) or DEFAULT_PORT for c in containers if isinstance(c, dict)}
+    for container in containers:
+        for port in container.get("ports") or []:
+            if isinstance(port, dict) and isinstance(port.get("containerPort"), int):
+                ports.add(int(port["containerPort"]))
+    return sorted(ports)
+
+
+def _bindable(address: str, port: int) -> bool:
+    """Whether nothing listens on ``address:port`` (a socket in TIME_WAIT does not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 class ContainerRunner:
@@ -626,7 +651,9 @@ class Kubelet(ControllerThread):
         return self._session
 
     def claim_address(self, pod: Obj) -> str:
-        """The pod's address: the one its status already names (after a restart), or a new one."""
+        """The pod's address: the one its status already names (after a restart), or a new
+        one where nothing listens yet on the pod's ports (another sandbox on this machine may
+        be using the same network)."""
         written = (pod.get("status") or {}).get("podIP")
         if written and written not in self.pod_addresses:
             try:
@@ -634,7 +661,20 @@ class Kubelet(ControllerThread):
                 return str(written)
             except ValueError:
                 pass  # outside the pod network
-        return self.pod_addresses.allocate()
+        ports = _declared_ports(pod)
+        busy: list[str] = []
+        try:
+            for _ in range(_ADDRESS_ATTEMPTS):
+                address = self.pod_addresses.allocate()
+                if all(_bindable(address, port) for port in ports):
+                    return address
+                busy.append(address)
+            raise AddressesExhausted(
+                f"no address of {self.pod_addresses.network} tried is free on ports {ports}"
+            )
+        finally:
+            for address in busy:
+                self.pod_addresses.release(address)  # reused last: maybe free by then
 
     def start(self, timeout: float = 10.0) -> Self:
         super().start(timeout)

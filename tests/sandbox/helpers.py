@@ -107,10 +107,11 @@ def deployment(
     image: str = "test/http:1",
     env: dict[str, str] | None = None,
     grace: int | None = None,
+    readiness_failures: int = 3,
     **spec: Any,
 ) -> Obj:
     """A Deployment of ``pod``'s container, ready once its ``/readyz`` answers."""
-    readiness = http_probe("/readyz", failureThreshold=1)
+    readiness = http_probe("/readyz", failureThreshold=readiness_failures)
     template = pod(name, image=image, env=env, grace=grace, readinessProbe=readiness)
     return {
         "apiVersion": "apps/v1",

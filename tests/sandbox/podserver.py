@@ -5,7 +5,8 @@ greeting), ``/env`` (its environment), ``/readyz`` (200, or 503 once told not re
 ``/healthz`` (200, or 500 once told unhealthy), ``/probed`` (JSON: how often each of those
 two was asked), ``/control?ready=0|1&live=0|1&exit=N``.
 Environment: ``EXIT_AT_START=N`` exits at once with code N; ``IGNORE_SIGTERM=1`` ignores
-SIGTERM. Every SIGTERM is logged as ``SIGTERM <unix time>``; without ``IGNORE_SIGTERM`` it
+SIGTERM; ``SPAWN_CHILD=1`` starts a long-sleeping child process first (logged as
+``child <pid>``). Every SIGTERM is logged as ``SIGTERM <unix time>``; without ``IGNORE_SIGTERM`` it
 then exits 0.
 """
 
@@ -16,6 +17,7 @@ import http.server
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -80,6 +82,9 @@ def main() -> None:
         print("exiting at start", flush=True)
         sys.exit(int(os.environ["EXIT_AT_START"]))
     signal.signal(signal.SIGTERM, on_sigterm)
+    if os.environ.get("SPAWN_CHILD") == "1":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        print(f"child {child.pid}", flush=True)
     Handler.greeting = options.greeting
     server = http.server.ThreadingHTTPServer((options.host, options.port), Handler)
     print(f"listening on {options.host}:{options.port}", flush=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from greenlight.kube.deployments import color_state
 from greenlight_sandbox.deployments import DeploymentController, template_hash
@@ -185,7 +190,7 @@ def test_recreate_deletes_every_old_pod_before_creating_new_ones(
 def test_scaling_down_takes_not_ready_pods_first_then_the_newest(
     cluster: EmulatedCluster, deployments: DeploymentController
 ) -> None:
-    cluster.create(deployment("web", replicas=1))
+    cluster.create(deployment("web", replicas=1, readiness_failures=1))
     names: list[str] = []
     for replicas in (1, 2, 3):
         _scale(cluster, "web", replicas)
@@ -279,3 +284,80 @@ def test_scale_up_to_an_answering_pod_is_quick(
         wait_for(lambda: _pods(cluster, "web", terminating=True) == [], 10)
     print(f"scale-up to HTTP answer: {[round(x, 3) for x in latencies]} s")
     assert statistics.median(latencies) < 1.0, latencies
+
+
+def test_deleting_the_deployment_stops_its_pods_gracefully(
+    cluster: EmulatedCluster, deployments: DeploymentController, kubelet: Kubelet
+) -> None:
+    cluster.create(deployment("web", replicas=2))
+    _wait(cluster, "web", _rolled_out(2))
+    names = [p["metadata"]["name"] for p in _pods(cluster, "web")]
+    cluster.delete(*DEPLOYMENTS, "default", "web")
+    marked = [get_pod(cluster, name) for name in names]  # garbage collection, graceful
+    assert all(p is None or p["metadata"].get("deletionTimestamp") for p in marked)
+    wait_for(lambda: _pods(cluster, "web", terminating=True) == [], 10, message="pods gone")
+    history = cluster.history(*PODS, "default", names[0])
+    assert "terminated" in history[-1]["status"]["containerStatuses"][0]["state"]
+
+
+def test_min_ready_seconds_delay_availability(
+    cluster: EmulatedCluster, deployments: DeploymentController
+) -> None:
+    cluster.create(deployment("web", replicas=1, minReadySeconds=2))
+    ready = _wait(cluster, "web", lambda d: d.get("status", {}).get("readyReplicas") == 1)
+    became_ready = time.monotonic()
+    assert "availableReplicas" not in ready["status"]
+    _wait(cluster, "web", _rolled_out(1), timeout=5)
+    assert time.monotonic() - became_ready >= 1.0  # timestamps have whole seconds
+
+
+def test_a_paused_deployment_keeps_its_pods_until_resumed(
+    cluster: EmulatedCluster, deployments: DeploymentController
+) -> None:
+    cluster.create(deployment("web", replicas=1))
+    _wait(cluster, "web", _rolled_out(1))
+    (old,) = _pods(cluster, "web")
+    patch: Obj = {
+        "spec": {
+            "paused": True,
+            "template": {"metadata": {"annotations": {"example.com/rev": "2"}}},
+        }
+    }
+    cluster.patch(*DEPLOYMENTS, "default", "web", patch)
+    paused = _wait(
+        cluster,
+        "web",
+        lambda d: _conditions(d).get("Progressing", {}).get("reason") == "DeploymentPaused",
+    )
+    assert paused["status"].get("updatedReplicas") is None
+    assert [p["metadata"]["uid"] for p in _pods(cluster, "web")] == [old["metadata"]["uid"]]
+    cluster.patch(*DEPLOYMENTS, "default", "web", {"spec": {"paused": False}})
+    _wait(cluster, "web", lambda d: _rolled_out(1)(d) and d["status"]["observedGeneration"] == 3)
+    (new,) = _pods(cluster, "web")
+    assert new["metadata"]["uid"] != old["metadata"]["uid"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed here")
+def test_kubectl_rollout_status_and_logs(
+    cluster: EmulatedCluster, deployments: DeploymentController, kubelet: Kubelet
+) -> None:
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+    env["HOME"] = str(cluster.kubeconfig_path.parent)  # a private discovery cache
+
+    def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", *args], env=env, capture_output=True, text=True, timeout=60, check=check
+        )
+
+    cluster.create(deployment("web", replicas=2))
+    done = kubectl("rollout", "status", "deployment/web", "--timeout=30s")
+    assert "successfully rolled out" in done.stdout
+    kubectl("scale", "deployment/web", "--replicas=3")
+    assert "successfully rolled out" in kubectl("rollout", "status", "deployment/web").stdout
+    (name, *_) = [p["metadata"]["name"] for p in _pods(cluster, "web")]
+    wait_for(lambda: "listening" in kubectl("logs", name).stdout, 5, message="kubectl logs")
+
+    cluster.create(deployment("stuck", image="nowhere/nothing:1", progressDeadlineSeconds=2))
+    failed = kubectl("rollout", "status", "deployment/stuck", "--timeout=30s", check=False)
+    assert failed.returncode != 0
+    assert "exceeded its progress deadline" in failed.stderr

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import pathlib
 import signal
+import socket
 import time
 
 import kubernetes.client
@@ -43,11 +44,12 @@ def _listening(kubelet: Kubelet, name: str) -> None:
 
 
 def _gone(pid: int) -> bool:
+    """No such process, or only its zombie (whoever adopted an orphan may reap it late)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return True
-    return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def test_a_pod_runs_becomes_ready_and_answers_on_its_own_address(
@@ -198,7 +200,7 @@ def test_deletion_stops_the_process_and_removes_the_pod(
     started = time.monotonic()
     cluster.delete(*PODS, "default", "web")
     wait_for(lambda: get_pod(cluster, "web") is None, 5, message="pod deleted by the kubelet")
-    assert time.monotonic() - started < 2  # the process left at once on SIGTERM
+    assert time.monotonic() - started < 5  # on SIGTERM at once, not after the 30 s grace
     assert _gone(pid)
     final = cluster.history(*PODS, "default", "web")[-1]
     terminated = container_status(final)["state"]["terminated"]
@@ -222,7 +224,7 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(
     wait_for(lambda: "SIGTERM" in _log(kubelet, "web"), 2, message="SIGTERM delivered")
     wait_for(lambda: get_pod(cluster, "web") is None, 8, message="pod deleted by the kubelet")
     elapsed = time.monotonic() - started
-    assert 2.9 <= elapsed < 5, elapsed
+    assert 2.9 <= elapsed < 10, elapsed  # killed after its 3 s, long before the default 30
     assert _gone(pid)
     final = cluster.history(*PODS, "default", "web")[-1]
     assert container_status(final)["state"]["terminated"]["exitCode"] == 137
@@ -239,7 +241,7 @@ def test_a_pre_stop_sleep_delays_sigterm(cluster: EmulatedCluster, kubelet: Kube
     sigterm_lines = [line for line in _log(kubelet, "web").splitlines() if "SIGTERM" in line]
     assert len(sigterm_lines) == 1
     delay = float(sigterm_lines[0].split()[1]) - deleted_at
-    assert 1.9 <= delay < 3.5, delay
+    assert 1.9 <= delay < 6, delay
 
 
 def test_a_pre_stop_command_runs_as_a_local_process(
@@ -367,3 +369,46 @@ def test_kubectl_logs_reads_the_container_log(cluster: EmulatedCluster, kubelet:
         with pytest.raises(kubernetes.client.ApiException) as error:
             core.read_namespaced_pod_log("web", "default", container="other")
         assert error.value.status == 400
+
+
+def test_the_whole_process_group_stops_with_the_pod(
+    cluster: EmulatedCluster, kubelet: Kubelet
+) -> None:
+    cluster.create(pod("web", env={"SPAWN_CHILD": "1"}))
+    wait_pod(cluster, "web", _running)
+    _listening(kubelet, "web")
+    child = int(
+        next(line for line in _log(kubelet, "web").splitlines() if "child" in line).split()[1]
+    )
+    assert not _gone(child)
+    cluster.delete(*PODS, "default", "web")
+    wait_for(lambda: get_pod(cluster, "web") is None, 5, message="pod deleted by the kubelet")
+    wait_for(lambda: _gone(child), 5, message="the container's child process stopped")
+
+
+def test_startup_tcp_and_exec_probes(cluster: EmulatedCluster, kubelet: Kubelet) -> None:
+    startup = {"tcpSocket": {"port": 8080}, "periodSeconds": 1, "failureThreshold": 10}
+    readiness = {"exec": {"command": ["python3", "-c", "raise SystemExit(0)"]}, "periodSeconds": 1}
+    cluster.create(pod("web", startupProbe=startup, readinessProbe=readiness))
+    ready = wait_pod(cluster, "web", is_ready)
+    assert container_status(ready)["started"] is True
+
+    failing = {"exec": {"command": ["python3", "-c", "raise SystemExit(1)"]}, "periodSeconds": 1}
+    cluster.create(pod("sick", livenessProbe={**failing, "failureThreshold": 1}))
+    wait_pod(cluster, "sick", lambda p: container_status(p).get("restartCount", 0) >= 1)
+
+
+def test_an_address_already_in_use_on_this_machine_is_skipped(
+    cluster: EmulatedCluster, kubelet: Kubelet
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            squatter.bind(("127.0.1.1", 8080))  # the pool's first address
+            squatter.listen()
+        except OSError:
+            pass  # something on this machine holds it already: just as good
+        cluster.create(pod("web", readinessProbe=http_probe("/readyz")))
+        ip = wait_pod(cluster, "web", is_ready)["status"]["podIP"]
+        assert ip != "127.0.1.1"
+        assert fetch_json(f"http://{ip}:8080/")["hostname"] == "web"
