@@ -675,3 +675,84 @@ def test_a_foreign_deployment_with_a_colours_name_fails_at_once(
     assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"
     assert not kept["metadata"].get("ownerReferences")
     assert selector_color(cluster) is None
+
+
+RECHECK = models.ANNOTATION_RECHECK
+
+
+def _idle(cluster: EmulatedCluster, name: str = "web") -> bool:
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+    status = models.ReleaseStatus.model_validate(body.get("status") or {})
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    return (
+        status.phase is Phase.SUCCEEDED
+        and not status.actions_pending
+        and not status.scale_down_color
+        and not any(key in annotations for key in (*models.ACTION_ANNOTATIONS, RECHECK))
+    )
+
+
+def _uid(cluster: EmulatedCluster, api_version: str, plural: str, name: str) -> str | None:
+    obj = cluster.get(api_version, plural, NAMESPACE, name)
+    return None if obj is None else str(obj["metadata"]["uid"])
+
+
+def _available_history(cluster: EmulatedCluster, name: str = "web") -> list[tuple[str, str]]:
+    """(status, reason) of the Available condition in every stored version of the Release."""
+    seen = []
+    for version in cluster.history(models.API_VERSION, models.PLURAL, NAMESPACE, name):
+        for condition in (version.get("status") or {}).get("conditions") or []:
+            if condition["type"] == "Available":
+                seen.append((condition["status"], condition.get("reason", "")))
+    return seen
+
+
+def test_a_deleted_active_deployment_is_restored_from_its_revision(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`kubectl delete deploy web-blue` under an idle, succeeded Release: the operator notices
+    (it watches what it owns), creates the serving colour again from the stored revision,
+    says so with a Warning Event, and Available tells the truth meanwhile."""
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        before = _uid(cluster, "apps/v1", "deployments", "web-blue")
+        cluster.delete("apps/v1", "deployments", NAMESPACE, "web-blue")
+
+        def restored() -> bool:
+            blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+            uid = blue.get("metadata", {}).get("uid")
+            return uid not in (None, before) and blue.get("status", {}).get("readyReplicas") == 2
+
+        assert wait_for(restored, timeout=10)
+        blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+        labels = blue["spec"]["template"]["metadata"]["labels"]
+        assert labels[models.LABEL_REVISION] == "1"
+        assert wait_for(lambda: "DeploymentRestored" in events(cluster), timeout=5)
+        assert ("False", "ActiveDeploymentMissing") in _available_history(cluster)
+        assert wait_for(lambda: _available_history(cluster)[-1] == ("True", "ActiveColorServing"))
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+        assert status_of(cluster).phase is Phase.SUCCEEDED
+        assert selector_color(cluster) == "blue"
+    assert_traffic_invariant(cluster)
+
+
+def test_a_deleted_active_service_is_recreated_while_idle(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        before = _uid(cluster, "v1", "services", "web")
+        cluster.delete("v1", "services", NAMESPACE, "web")
+        assert wait_for(
+            lambda: _uid(cluster, "v1", "services", "web") not in (None, before), timeout=10
+        )
+        assert service_target(cluster) == ("blue", 8000)
+        assert wait_for(lambda: "ServiceRestored" in events(cluster), timeout=5)
+        assert ("False", "ActiveServiceMissing") in _available_history(cluster)
+        assert wait_for(lambda: _available_history(cluster)[-1] == ("True", "ActiveColorServing"))
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+    assert_traffic_invariant(cluster)

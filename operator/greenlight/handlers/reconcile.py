@@ -66,6 +66,7 @@ def read_annotations(annotations: Mapping[str, str]) -> Annotations:
         promote=flags[models.ANNOTATION_PROMOTE],
         abort=flags[models.ANNOTATION_ABORT],
         rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
+        recheck=annotations.get(models.ANNOTATION_RECHECK),
         malformed=tuple(malformed),
     )
 

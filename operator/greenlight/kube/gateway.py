@@ -26,7 +26,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from greenlight import naming
+from greenlight import models, naming
 from greenlight.kube import (
     deployments,
     endpointslices,
@@ -123,8 +123,8 @@ class ClusterGateway:
                     else target.preview_service
                 )
                 services.point(kube, target, name=name, color=color, target_port=target_port)
-            case act.RemoveAnnotation(key=key):
-                releases_status.remove_annotation(kube, target, key)
+            case act.RemoveAnnotation(key=key, value=value):
+                releases_status.remove_annotation(kube, target, key, value=value)
             case act.PruneRevisions(keep=keep):
                 for revision in revisions.prune(kube, target, keep=keep):
                     self._forget(target, revision)
@@ -139,6 +139,12 @@ class ClusterGateway:
                 events.post(kube, body)
             case _:
                 typing.assert_never(action)
+
+    def recheck(self, namespace: str, name: str, note: str) -> bool:
+        """Asks for the Release to be looked at again (an object it owns changed under it)."""
+        return releases_status.set_annotation(
+            self._kube, namespace, name, models.ANNOTATION_RECHECK, note
+        )
 
     def write_status(self, target: ReleaseTarget, status: Mapping[str, Any]) -> None:
         releases_status.write_status(self._kube, target, status)

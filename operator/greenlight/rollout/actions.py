@@ -56,9 +56,11 @@ class PointService:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RemoveAnnotation:
-    """Remove an action annotation once it has been acted on (or refused)."""
+    """Remove an action annotation once it has been acted on (or refused); with `value`, only
+    while it still has that value."""
 
     key: str
+    value: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

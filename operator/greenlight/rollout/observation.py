@@ -71,6 +71,9 @@ class Annotations:
     promote: bool = False
     abort: bool = False
     rollback_to: str | None = None  # raw value; the decision validates it
+    # The operator's own note that an object it owns changed under it (its value is unique
+    # per note, so only the note that was seen is removed).
+    recheck: str | None = None
     # Action annotations present with a value other than "true" (promote and abort only):
     # removed with a Warning Event, so that they never keep an idle Release ticking.
     malformed: tuple[str, ...] = ()

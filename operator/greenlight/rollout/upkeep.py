@@ -40,7 +40,10 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
     for color, revision in wanted.items():
         state = obs.colors.get(color)
         if state is None or not state.exists or state.revision != revision:
-            if revision in storable and not _may_carry_traffic(color, obs):
+            # A colour whose Deployment is gone (deleted under us) has no pods left to
+            # protect: it is created again at once, even while a Service still selects it.
+            missing = state is None or not state.exists
+            if revision in storable and (missing or not _may_carry_traffic(color, obs)):
                 draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
         elif state.replicas != spec.replicas:
             draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
@@ -139,3 +142,55 @@ def active_serving(obs: Observation) -> bool:
     selected = obs.active_service.selected_color
     state = obs.colors.get(selected) if selected is not None else None
     return state is not None and state.serving
+
+
+def availability(obs: Observation) -> tuple[bool, str, str]:
+    """The `Available` condition as observed: whether, a reason, and a sentence saying why."""
+    service = obs.active_service
+    if not service.exists:
+        return False, "ActiveServiceMissing", "the active Service does not exist"
+    selected = service.selected_color
+    if selected is None:
+        return False, "NoServingColor", "the active Service selects no colour"
+    state = obs.colors.get(selected)
+    if state is None or not state.exists:
+        return (
+            False,
+            "ActiveDeploymentMissing",
+            f"the active Service selects {selected}, whose Deployment does not exist",
+        )
+    if not state.serving:
+        return False, "NoReadyPods", f"the active Service selects {selected}, without ready pods"
+    return True, "ActiveColorServing", "the active Service selects ready pods"
+
+
+def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -> None:
+    """A Warning Event for what status says exists and is gone (deleted under the operator),
+    on the tick that first sees it: `keep_workloads` and `keep_traffic` restore it.
+
+    After a tick that acted (`actionsPending`), a missing object may be one that tick was
+    creating, so only a confirmed state counts as drift.
+    """
+    if status.actions_pending:
+        return
+    stable = draft.stable
+    state = obs.colors.get(stable) if stable is not None else None
+    if (
+        stable is not None
+        and status.stable_revision
+        and state is not None
+        and not (state.exists or state.foreign)
+    ):
+        draft.event(
+            "DeploymentRestored",
+            f"the Deployment of {stable}, which runs stable revision {status.stable_revision}, "
+            "was deleted; it is created again from that revision's stored template",
+            warning=True,
+        )
+    service = obs.active_service
+    if draft.active is not None and not (service.exists or service.foreign):
+        draft.event(
+            "ServiceRestored",
+            f"the active Service was deleted; it is created again, selecting {draft.active}",
+            warning=True,
+        )
