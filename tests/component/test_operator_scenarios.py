@@ -756,3 +756,26 @@ def test_a_deleted_active_service_is_recreated_while_idle(
         assert wait_for(lambda: _available_history(cluster)[-1] == ("True", "ActiveColorServing"))
         assert wait_for(lambda: _idle(cluster), timeout=5)
     assert_traffic_invariant(cluster)
+
+
+def test_renaming_the_service_removes_the_old_one_once_the_new_one_serves(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        update(cluster, {"service": {"name": "storefront"}})
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert wait_for(lambda: service_target(cluster, "storefront") == ("blue", 8000))
+        assert wait_for(lambda: cluster.get("v1", "services", NAMESPACE, "web") is None, timeout=10)
+        assert wait_for(lambda: "ServiceRemoved" in events(cluster), timeout=5)
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+        assert status_of(cluster).service_names == ["storefront", "web-preview"]
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.SUCCEEDED, generation=3)
+        assert wait_for(lambda: selector_color(cluster, "storefront") == "green")
+        assert cluster.get("v1", "services", NAMESPACE, "web") is None
+    # Neither name ever sent traffic to a colour without ready pods.
+    assert_traffic_invariant(cluster, service="web")
+    assert_traffic_invariant(cluster, service="storefront")

@@ -26,8 +26,9 @@ OPERATOR_NEEDS: Grants = {
     # Revisions: listed, read, created, deleted (prune, replace). Not patched.
     ("apps", "controllerrevisions"): {"get", "list", "create", "delete"},
     # Services: read by name, created, selector patched, listed and watched by Kopf (a
-    # deleted one is created again). Not updated.
-    ("", "services"): {"get", "list", "watch", "create", "patch"},
+    # deleted one is created again), deleted when a renamed spec.service left one behind.
+    # Not updated.
+    ("", "services"): {"get", "list", "watch", "create", "patch", "delete"},
     # EndpointSlices: listed by service-name label only.
     ("discovery.k8s.io", "endpointslices"): {"list"},
     # core/v1 Events posted by the operator and by Kopf. No patch, no events.k8s.io.

@@ -36,7 +36,7 @@ repeats the operator's rules, and tests/validation holds both to one explicit al
 # under an idle Release is noticed and created again.
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- if eq .Values.operator.probeVia "apiserver" }}
 # Gates probe workloads through the API server's service proxy with `probeVia: apiserver`
 # (GREENLIGHT_PROBE_VIA): a GET reaches the Service from wherever the API server is reachable,

@@ -91,8 +91,16 @@ async def reconcile(
     problem = checked if isinstance(checked, SpecProblem) else None
     target = _target(metadata, raw_spec, checked)
 
+    retired = [
+        name
+        for name in status.service_names
+        if name not in (target.active_service, target.preview_service)
+    ]
     view = await runtime.blocking(
-        runtime.gateway.observe, target, want_endpoints=rollout.wants_endpoints(status, now)
+        runtime.gateway.observe,
+        target,
+        want_endpoints=rollout.wants_endpoints(status, now),
+        retired_services=retired,
     )
     probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
     template = raw_spec.get("template") or {}
@@ -110,6 +118,8 @@ async def reconcile(
         probe_results=probes,
         spec_problem=problem,
         stored_revisions=view.stored_revisions,
+        service_names=(target.active_service, target.preview_service),
+        retired_services=view.retired_services,
     )
     decision = rollout.decide(spec, status, observation)
 

@@ -38,6 +38,7 @@ from greenlight.rollout.upkeep import (
     keep_workloads,
     prune_revisions,
     report_drift,
+    retire_services,
     scale_down_when_drained,
 )
 
@@ -71,6 +72,7 @@ def decide(
     if problem is None:
         report_drift(draft, status, obs)
     keep_traffic(draft, spec if problem is None else None, obs)
+    retire_services(draft, obs)
     scale_down_when_drained(draft, obs)
     draft.set(
         observed_generation=obs.generation,

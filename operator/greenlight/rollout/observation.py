@@ -96,3 +96,7 @@ class Observation:
     spec_problem: SpecProblem | None = None
     # Revisions whose pod template is still stored (ControllerRevisions), for rollback-to.
     stored_revisions: frozenset[int] = frozenset()
+    # The names the spec gives the active and preview Services now.
+    service_names: tuple[str, str] = ("", "")
+    # Services named in `status.serviceNames` that the spec no longer names, as observed.
+    retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)

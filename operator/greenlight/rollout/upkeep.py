@@ -106,6 +106,34 @@ def keep_traffic(draft: Draft, spec: models.ReleaseSpec | None, obs: Observation
             )
 
 
+def retire_services(draft: Draft, obs: Observation) -> None:
+    """A Service the spec no longer names (`spec.service` renamed) keeps selecting the serving
+    colour until the new active Service is seen to select it, and is then deleted: traffic
+    through the old name never ends up on a colour being scaled down."""
+    current = [name for name in obs.service_names if name]
+    if not current:
+        return
+    new_serves = draft.active is None or (
+        obs.active_service.selected_color == draft.active and active_serving(obs)
+    )
+    kept: list[str] = []
+    for name in draft.status["service_names"]:
+        if name in current or name in kept:
+            continue
+        state = obs.retired_services.get(name)
+        if state is None or not state.exists or state.foreign:
+            continue  # gone (or no longer ours): nothing left to remove
+        kept.append(name)
+        if new_serves:
+            draft.act(act.RemoveService(name=name))
+            draft.event(
+                "ServiceRemoved",
+                f"Service {name} is no longer named by spec.service; deleted, now that "
+                f"{obs.service_names[0]} serves",
+            )
+    draft.set(service_names=current + kept)
+
+
 def _port_differs(observed: int | str | None, wanted: int | str | None) -> bool:
     return wanted is not None and observed is not None and observed != wanted
 
