@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from greenlight import models
+from greenlight import models, user_actions
 from greenlight.models import Outcome, Phase
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from greenlight_sandbox.emulator.controllers import FakeControllers
@@ -779,3 +779,35 @@ def test_renaming_the_service_removes_the_old_one_once_the_new_one_serves(
     # Neither name ever sent traffic to a colour without ready pods.
     assert_traffic_invariant(cluster, service="web")
     assert_traffic_invariant(cluster, service="storefront")
+
+
+def test_a_promote_meant_for_a_superseded_revision_is_refused(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """The CLI (and the API) promote the revision they saw awaiting promotion; when a pipeline
+    supersedes it meanwhile, the promote is refused with an Event, and the newer revision
+    stops in AwaitingPromotion as it must."""
+    manual = {**FAST, "autoPromote": False}
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy=manual))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        annotate(cluster, models.ANNOTATION_PROMOTE, "true")  # a bare "true" still works
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        seen = wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=2)
+        promote = user_actions.plan_promote("web", seen).annotations
+        set_image(cluster, "web:3")
+        assert wait_for(lambda: status_of(cluster).current_revision == 3)
+        for key, value in promote.items():
+            annotate(cluster, key, value)
+        status = wait_phase(cluster, Phase.AWAITING_PROMOTION, Phase.SUCCEEDED, generation=3)
+        assert (status.phase, status.current_revision) == (Phase.AWAITING_PROMOTION, 3)
+        assert wait_for(lambda: "ActionIgnored" in events(cluster))
+        assert selector_color(cluster) == "blue"
+        promote = user_actions.plan_promote("web", status).annotations
+        for key, value in promote.items():
+            annotate(cluster, key, value)
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=3)
+        assert status.stable_revision == 3
+        assert wait_for(lambda: events(cluster).count("PromoteUsed") == 2)
+    assert_traffic_invariant(cluster)

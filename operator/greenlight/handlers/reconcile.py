@@ -57,13 +57,19 @@ def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
 def read_annotations(annotations: Mapping[str, str]) -> Annotations:
     flags = {models.ANNOTATION_PROMOTE: False, models.ANNOTATION_ABORT: False}
     malformed: list[str] = []
+    promote_revision: int | None = None
     for key in flags:
         if key in annotations:
-            flags[key] = annotations[key].strip().lower() == "true"
+            value = annotations[key].strip().lower()
+            flags[key] = value == "true"
+            if key == models.ANNOTATION_PROMOTE and value.isdigit() and int(value) >= 1:
+                # A promote naming the revision it is meant for.
+                flags[key], promote_revision = True, int(value)
             if not flags[key]:
                 malformed.append(key)
     return Annotations(
         promote=flags[models.ANNOTATION_PROMOTE],
+        promote_revision=promote_revision,
         abort=flags[models.ANNOTATION_ABORT],
         rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
         recheck=annotations.get(models.ANNOTATION_RECHECK),

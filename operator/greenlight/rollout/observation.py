@@ -69,6 +69,8 @@ class Annotations:
     """The action annotations of the contract present on the Release."""
 
     promote: bool = False
+    # The revision a promote names ("2"); None for a bare "true": the revision awaiting it.
+    promote_revision: int | None = None
     abort: bool = False
     rollback_to: str | None = None  # raw value; the decision validates it
     # The operator's own note that an object it owns changed under it (its value is unique

@@ -27,7 +27,7 @@ def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     )
     if draft.phase in IN_FLIGHT and draft.current_revision:
         abandon(draft, Outcome.SUPERSEDED, f"superseded by revision {revision}")
-        if obs.annotations.promote:
+        if obs.annotations.promote and obs.annotations.promote_revision != revision:
             # A promote was given for the superseded revision, not for this one.
             ignore_annotation(
                 draft,
