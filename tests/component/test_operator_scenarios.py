@@ -811,3 +811,29 @@ def test_a_promote_meant_for_a_superseded_revision_is_refused(
         assert status.stable_revision == 3
         assert wait_for(lambda: events(cluster).count("PromoteUsed") == 2)
     assert_traffic_invariant(cluster)
+
+
+def test_a_release_recreated_before_garbage_collection_is_released_once_it_is_done(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`kubectl delete rel web && kubectl apply -f web.yaml` while the garbage collector still
+    holds the old Service (here: a finalizer of another controller): the new Release cannot
+    take it over and fails, then releases by itself once the old Service is gone, with no
+    change to its spec."""
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        cluster.patch("v1", "services", NAMESPACE, "web", {"metadata": {"finalizers": ["x/hold"]}})
+        cluster.delete(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
+        assert wait_for(
+            lambda: cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") is None
+        )
+        cluster.create(release(strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, timeout=10)
+        assert "spec.service.name" in status.message
+        cluster.patch("v1", "services", NAMESPACE, "web", {"metadata": {"finalizers": None}})
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=1, timeout=10)
+        assert status.stable_revision == 1
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+        assert {c.type: c.status for c in status_of(cluster).conditions}["InvalidSpec"] == "False"
