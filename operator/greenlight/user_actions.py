@@ -39,7 +39,8 @@ def plan_promote(name: str, status: models.ReleaseStatus) -> ActionPlan:
             "(after every pre-switch gate passed with autoPromote: false)"
         )
     return ActionPlan(
-        annotations={models.ANNOTATION_PROMOTE: "true"},
+        # Names the revision it is meant for: a newer one superseding it is never promoted.
+        annotations={models.ANNOTATION_PROMOTE: str(status.current_revision)},
         description=f"traffic of {name} moves to revision {status.current_revision} "
         f"({status.preview_color}), then post-switch verification runs if configured",
     )
@@ -115,11 +116,20 @@ def _is_positive_integer(value: str) -> bool:
 def find_malformed_annotations(annotations: Mapping[str, str]) -> list[MalformedAnnotation]:
     """The contract's action annotations present with a value the operator cannot act on."""
     malformed = []
-    for key in (models.ANNOTATION_PROMOTE, models.ANNOTATION_ABORT):
-        if key in annotations and annotations[key] != "true":
-            malformed.append(
-                MalformedAnnotation(key=key, value=annotations[key], expected='"true"')
+    promote = annotations.get(models.ANNOTATION_PROMOTE)
+    if promote is not None and promote != "true" and not _is_positive_integer(promote):
+        malformed.append(
+            MalformedAnnotation(
+                key=models.ANNOTATION_PROMOTE,
+                value=promote,
+                expected='"true" or the revision number it promotes',
             )
+        )
+    abort = annotations.get(models.ANNOTATION_ABORT)
+    if abort is not None and abort != "true":
+        malformed.append(
+            MalformedAnnotation(key=models.ANNOTATION_ABORT, value=abort, expected='"true"')
+        )
     rollback_to = annotations.get(models.ANNOTATION_ROLLBACK_TO)
     if rollback_to is not None and not _is_positive_integer(rollback_to):
         malformed.append(

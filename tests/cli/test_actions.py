@@ -36,7 +36,8 @@ def test_promote_writes_the_annotation_and_says_what_happens(cluster: EmulatedCl
     result = run_cli(cluster, "promote", "web", "-n", NAMESPACE)
 
     assert result.exit_code == 0, result.output
-    assert annotations_on(cluster) == {models.ANNOTATION_PROMOTE: "true"}
+    # The revision it is meant for, so that a superseding one is never promoted by it.
+    assert annotations_on(cluster) == {models.ANNOTATION_PROMOTE: "2"}
     assert result.output.splitlines() == [
         "promote requested for shop/web: traffic of web moves to revision 2 (green), "
         "then post-switch verification runs if configured",
@@ -141,8 +142,8 @@ def test_status_points_out_a_malformed_annotation(cluster: EmulatedCluster) -> N
 
     assert result.exit_code == 0, result.output
     assert (
-        'Malformed  greenlight.dev/promote="yes" (expected "true"); the operator ignores it'
-        in result.output.splitlines()
+        'Malformed  greenlight.dev/promote="yes" (expected "true" or the revision number it '
+        "promotes); the operator ignores it" in result.output.splitlines()
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from greenlight import models
+from greenlight import models, user_actions
 from greenlight.models import Outcome, Phase
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from greenlight_sandbox.emulator.controllers import FakeControllers
@@ -675,3 +675,165 @@ def test_a_foreign_deployment_with_a_colours_name_fails_at_once(
     assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"
     assert not kept["metadata"].get("ownerReferences")
     assert selector_color(cluster) is None
+
+
+RECHECK = models.ANNOTATION_RECHECK
+
+
+def _idle(cluster: EmulatedCluster, name: str = "web") -> bool:
+    body = cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, name) or {}
+    status = models.ReleaseStatus.model_validate(body.get("status") or {})
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    return (
+        status.phase is Phase.SUCCEEDED
+        and not status.actions_pending
+        and not status.scale_down_color
+        and not any(key in annotations for key in (*models.ACTION_ANNOTATIONS, RECHECK))
+    )
+
+
+def _uid(cluster: EmulatedCluster, api_version: str, plural: str, name: str) -> str | None:
+    obj = cluster.get(api_version, plural, NAMESPACE, name)
+    return None if obj is None else str(obj["metadata"]["uid"])
+
+
+def _available_history(cluster: EmulatedCluster, name: str = "web") -> list[tuple[str, str]]:
+    """(status, reason) of the Available condition in every stored version of the Release."""
+    seen = []
+    for version in cluster.history(models.API_VERSION, models.PLURAL, NAMESPACE, name):
+        for condition in (version.get("status") or {}).get("conditions") or []:
+            if condition["type"] == "Available":
+                seen.append((condition["status"], condition.get("reason", "")))
+    return seen
+
+
+def test_a_deleted_active_deployment_is_restored_from_its_revision(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`kubectl delete deploy web-blue` under an idle, succeeded Release: the operator notices
+    (it watches what it owns), creates the serving colour again from the stored revision,
+    says so with a Warning Event, and Available tells the truth meanwhile."""
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        before = _uid(cluster, "apps/v1", "deployments", "web-blue")
+        cluster.delete("apps/v1", "deployments", NAMESPACE, "web-blue")
+
+        def restored() -> bool:
+            blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+            uid = blue.get("metadata", {}).get("uid")
+            return uid not in (None, before) and blue.get("status", {}).get("readyReplicas") == 2
+
+        assert wait_for(restored, timeout=10)
+        blue = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
+        labels = blue["spec"]["template"]["metadata"]["labels"]
+        assert labels[models.LABEL_REVISION] == "1"
+        assert wait_for(lambda: "DeploymentRestored" in events(cluster), timeout=5)
+        assert ("False", "ActiveDeploymentMissing") in _available_history(cluster)
+        assert wait_for(lambda: _available_history(cluster)[-1] == ("True", "ActiveColorServing"))
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+        assert status_of(cluster).phase is Phase.SUCCEEDED
+        assert selector_color(cluster) == "blue"
+    assert_traffic_invariant(cluster)
+
+
+def test_a_deleted_active_service_is_recreated_while_idle(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        before = _uid(cluster, "v1", "services", "web")
+        cluster.delete("v1", "services", NAMESPACE, "web")
+        assert wait_for(
+            lambda: _uid(cluster, "v1", "services", "web") not in (None, before), timeout=10
+        )
+        assert service_target(cluster) == ("blue", 8000)
+        assert wait_for(lambda: "ServiceRestored" in events(cluster), timeout=5)
+        assert ("False", "ActiveServiceMissing") in _available_history(cluster)
+        assert wait_for(lambda: _available_history(cluster)[-1] == ("True", "ActiveColorServing"))
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+    assert_traffic_invariant(cluster)
+
+
+def test_renaming_the_service_removes_the_old_one_once_the_new_one_serves(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        update(cluster, {"service": {"name": "storefront"}})
+        wait_phase(cluster, Phase.SUCCEEDED, generation=2)
+        assert wait_for(lambda: service_target(cluster, "storefront") == ("blue", 8000))
+        assert wait_for(lambda: cluster.get("v1", "services", NAMESPACE, "web") is None, timeout=10)
+        assert wait_for(lambda: "ServiceRemoved" in events(cluster), timeout=5)
+        assert wait_for(lambda: _idle(cluster), timeout=5)
+        assert status_of(cluster).service_names == ["storefront", "web-preview"]
+        set_image(cluster, "web:2")
+        wait_phase(cluster, Phase.SUCCEEDED, generation=3)
+        assert wait_for(lambda: selector_color(cluster, "storefront") == "green")
+        assert cluster.get("v1", "services", NAMESPACE, "web") is None
+    # Neither name ever sent traffic to a colour without ready pods.
+    assert_traffic_invariant(cluster, service="web")
+    assert_traffic_invariant(cluster, service="storefront")
+
+
+def test_a_promote_meant_for_a_superseded_revision_is_refused(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """The CLI (and the API) promote the revision they saw awaiting promotion; when a pipeline
+    supersedes it meanwhile, the promote is refused with an Event, and the newer revision
+    stops in AwaitingPromotion as it must."""
+    manual = {**FAST, "autoPromote": False}
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, strategy=manual))
+        wait_phase(cluster, Phase.AWAITING_PROMOTION)
+        annotate(cluster, models.ANNOTATION_PROMOTE, "true")  # a bare "true" still works
+        wait_phase(cluster, Phase.SUCCEEDED)
+        set_image(cluster, "web:2")
+        seen = wait_phase(cluster, Phase.AWAITING_PROMOTION, generation=2)
+        promote = user_actions.plan_promote("web", seen).annotations
+        set_image(cluster, "web:3")
+        assert wait_for(lambda: status_of(cluster).current_revision == 3)
+        for key, value in promote.items():
+            annotate(cluster, key, value)
+        status = wait_phase(cluster, Phase.AWAITING_PROMOTION, Phase.SUCCEEDED, generation=3)
+        assert (status.phase, status.current_revision) == (Phase.AWAITING_PROMOTION, 3)
+        assert wait_for(lambda: "ActionIgnored" in events(cluster))
+        assert selector_color(cluster) == "blue"
+        promote = user_actions.plan_promote("web", status).annotations
+        for key, value in promote.items():
+            annotate(cluster, key, value)
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=3)
+        assert status.stable_revision == 3
+        assert wait_for(lambda: events(cluster).count("PromoteUsed") == 2)
+    assert_traffic_invariant(cluster)
+
+
+def test_a_release_recreated_before_garbage_collection_is_released_once_it_is_done(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """`kubectl delete rel web && kubectl apply -f web.yaml` while the garbage collector still
+    holds the old Service (here: a finalizer of another controller): the new Release cannot
+    take it over and fails, then releases by itself once the old Service is gone, with no
+    change to its spec."""
+    with RunningOperator(cluster):
+        cluster.create(release(strategy=FAST))
+        wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(lambda: _idle(cluster) and selector_color(cluster) == "blue")
+        cluster.patch("v1", "services", NAMESPACE, "web", {"metadata": {"finalizers": ["x/hold"]}})
+        cluster.delete(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
+        assert wait_for(
+            lambda: cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") is None
+        )
+        cluster.create(release(strategy=FAST))
+        status = wait_phase(cluster, Phase.FAILED, timeout=10)
+        assert "spec.service.name" in status.message
+        cluster.patch("v1", "services", NAMESPACE, "web", {"metadata": {"finalizers": None}})
+        status = wait_phase(cluster, Phase.SUCCEEDED, generation=1, timeout=10)
+        assert status.stable_revision == 1
+        assert wait_for(lambda: selector_color(cluster) == "blue")
+        assert {c.type: c.status for c in status_of(cluster).conditions}["InvalidSpec"] == "False"

@@ -97,7 +97,7 @@ def test_dashboard_end_to_end(kube_cluster: EmulatedCluster, browser_page: objec
         def annotated() -> bool:
             stored = cluster.get(models.API_VERSION, models.PLURAL, "shop", "web") or {}
             annotations = stored["metadata"].get("annotations") or {}
-            return annotations.get(models.ANNOTATION_PROMOTE) == "true"
+            return annotations.get(models.ANNOTATION_PROMOTE) == "2"
 
         wait_for(annotated, timeout=5)
         expect(web.locator(".pending")).to_contain_text("promote requested")

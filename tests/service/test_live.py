@@ -136,12 +136,12 @@ def test_an_action_writes_the_annotation(cluster: EmulatedCluster, http: httpx.C
     response = http.post("/api/v1/namespaces/shop/releases/web/promote", headers=ALICE)
     assert response.status_code == 202, response.text
     stored = cluster.get(models.API_VERSION, models.PLURAL, "shop", "web") or {}
-    assert stored["metadata"]["annotations"][models.ANNOTATION_PROMOTE] == "true"
+    assert stored["metadata"]["annotations"][models.ANNOTATION_PROMOTE] == "2"
     # The cache sees the annotation come back through the watch, as a pending action.
     wait_for(
         lambda: (
             http.get("/api/v1/namespaces/shop/releases/web", headers=ALICE).json()["pendingActions"]
-            == {"promote": "true"}
+            == {"promote": "2"}
         )
     )
     assert http.post("/api/v1/namespaces/shop/releases/web/promote", headers=BOB).status_code == 403

@@ -128,9 +128,9 @@ def test_promote_writes_the_annotation_and_answers_202(service: Service) -> None
         "/api/v1/namespaces/shop/releases/web/promote", headers=ALICE_AUTH
     )
     assert response.status_code == 202, response.text
-    assert response.json()["annotations"] == {models.ANNOTATION_PROMOTE: "true"}
+    assert response.json()["annotations"] == {models.ANNOTATION_PROMOTE: "3"}
     assert "moves to revision 3" in response.json()["description"]
-    assert service.cluster.patches == [("shop", "web", {models.ANNOTATION_PROMOTE: "true"})]
+    assert service.cluster.patches == [("shop", "web", {models.ANNOTATION_PROMOTE: "3"})]
 
 
 def test_promote_out_of_awaiting_promotion_is_409_with_the_reason(service: Service) -> None:

@@ -80,7 +80,7 @@ def test_sigterm_drains_then_exits(kube_cluster: EmulatedCluster, tmp_path: path
         slow.join(timeout=10)
         assert [a.status_code for a in answers] == [202]
         stored = cluster.get(models.API_VERSION, models.PLURAL, "shop", "web") or {}
-        assert stored["metadata"]["annotations"] == {models.ANNOTATION_PROMOTE: "true"}
+        assert stored["metadata"]["annotations"] == {models.ANNOTATION_PROMOTE: "2"}
 
         assert stream_done.wait(timeout=GRACE + 5)
         assert stream_events[-1] == ("end", {"reason": "shutdown", "phase": "Progressing"})

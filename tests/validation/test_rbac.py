@@ -20,13 +20,15 @@ OPERATOR_NEEDS: Grants = {
     ("greenlight.dev", "releases"): {"list", "watch", "patch"},
     # Status is merge-patched, never read or replaced.
     ("greenlight.dev", "releases/status"): {"patch"},
-    # Listed (observe), read (before create and scale), created, patched. Not watched,
-    # updated or deleted.
-    ("apps", "deployments"): {"get", "list", "create", "patch"},
+    # Listed (observe), read (before create and scale), created, patched, and watched by Kopf
+    # (a deleted one is created again). Not updated or deleted.
+    ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
     # Revisions: listed, read, created, deleted (prune, replace). Not patched.
     ("apps", "controllerrevisions"): {"get", "list", "create", "delete"},
-    # Services: read by name, created, selector patched. Not listed, watched or updated.
-    ("", "services"): {"get", "create", "patch"},
+    # Services: read by name, created, selector patched, listed and watched by Kopf (a
+    # deleted one is created again), deleted when a renamed spec.service left one behind.
+    # Not updated.
+    ("", "services"): {"get", "list", "watch", "create", "patch", "delete"},
     # EndpointSlices: listed by service-name label only.
     ("discovery.k8s.io", "endpointslices"): {"list"},
     # core/v1 Events posted by the operator and by Kopf. No patch, no events.k8s.io.
@@ -51,11 +53,8 @@ OPERATOR_PEERING: Grants = {
 NOT_NEEDED: list[tuple[str, str, str]] = [
     ("", "pods", "get"),
     ("", "pods", "list"),
-    ("apps", "deployments", "watch"),
     ("apps", "deployments", "update"),
     ("apps", "deployments", "delete"),
-    ("", "services", "list"),
-    ("", "services", "watch"),
     ("", "services", "update"),
     ("apps", "controllerrevisions", "patch"),
     ("greenlight.dev", "releases", "get"),

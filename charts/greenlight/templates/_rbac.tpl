@@ -18,12 +18,13 @@ repeats the operator's rules, and tests/validation holds both to one explicit al
   resources: ["releases/status"]
   verbs: ["patch"]
 # The blue and green Deployments of each Release: listed by the Release's label to observe
-# rollouts (polled, never watched), read before a create or a scale, created, and patched
-# (a new template, the replicas). Never updated whole or deleted: a retired colour is scaled
+# rollouts, read before a create or a scale, created, and patched
+# (a new template, the replicas). Watched (Kopf, those labelled managed-by greenlight) so that
+# one deleted under an idle Release is noticed and created again. Never updated whole or deleted: a retired colour is scaled
 # to zero, and ownerReferences let the garbage collector remove them with the Release.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 # Each Release's revisions (pod templates to roll back to) are kept as ControllerRevisions:
 # listed, read, created, and deleted when pruned past `revisionHistoryLimit` or replaced by a
 # different template under the same name (never patched).
@@ -31,10 +32,11 @@ repeats the operator's rules, and tests/validation holds both to one explicit al
   resources: ["controllerrevisions"]
   verbs: ["get", "list", "create", "delete"]
 # The active and preview Services: read by name, created, and their selectors patched between
-# colours. Never listed, watched or deleted: ownerReferences let the garbage collector do it.
+# colours. Listed and watched (Kopf, those labelled managed-by greenlight) so that one deleted
+# under an idle Release is noticed and created again.
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- if eq .Values.operator.probeVia "apiserver" }}
 # Gates probe workloads through the API server's service proxy with `probeVia: apiserver`
 # (GREENLIGHT_PROBE_VIA): a GET reaches the Service from wherever the API server is reachable,

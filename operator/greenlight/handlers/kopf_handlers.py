@@ -5,6 +5,10 @@
   Kopf stops the timer as soon as the filter stops matching.
 - An event handler keeps the releases-by-phase metric for every Release, idle ones too,
   without any API call.
+- Event handlers on the Deployments and Services the operator manages notice one deleted
+  under an idle Release (by hand, or by the garbage collector after a Release of the same
+  name was deleted) and mark its Release for a recheck, so that its timer runs and repairs
+  it within a tick: owned objects are watched, never polled.
 - Start-up builds the shared runtime (client, gateway, gate transport, worker threads) once.
 
 Handlers return nothing: status is ours, and Kopf must never write results into it.
@@ -25,6 +29,7 @@ from greenlight import metrics, models
 from greenlight.gates import factory as gate_factory
 from greenlight.handlers import reconcile
 from greenlight.kube import client as kube_client
+from greenlight.kube import common as kube_common
 from greenlight.kube import errors as kube_errors
 from greenlight.kube import retry as kube_retry
 from greenlight.kube.gateway import ClusterGateway
@@ -124,6 +129,38 @@ def register(
                 f"Kubernetes API still failing after retries ({code}); the tick will be retried",
                 delay=config.tick_seconds,
             ) from error
+
+    managed = {kube_common.LABEL_MANAGED_BY: kube_common.MANAGER}
+
+    async def recheck_owner(event: kopf.RawEvent, body: kopf.Body, memo: Any) -> None:
+        if event.get("type") != "DELETED":
+            return
+        meta = body.get("metadata", {})
+        owner = next(
+            (
+                ref
+                for ref in meta.get("ownerReferences") or []
+                if ref.get("kind") == models.KIND
+                and str(ref.get("apiVersion", "")).startswith(f"{models.GROUP}/")
+            ),
+            None,
+        )
+        runtime: reconcile.Runtime | None = memo.get("runtime")
+        if owner is None or runtime is None:
+            return
+        # Unique per deletion, so that a recheck already under way never removes this one.
+        note = f"{body.get('kind', '')} {meta.get('name', '')} deleted ({meta.get('uid', '')})"
+        await runtime.blocking(
+            runtime.gateway.recheck, str(meta.get("namespace", "")), str(owner["name"]), note
+        )
+
+    @kopf.on.event("apps", "v1", "deployments", registry=registry, labels=managed)
+    async def owned_deployment(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
+        await recheck_owner(event, body, memo)
+
+    @kopf.on.event("", "v1", "services", registry=registry, labels=managed)
+    async def owned_service(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
+        await recheck_owner(event, body, memo)
 
     @kopf.on.event(*RESOURCE, registry=registry)
     def count_phases(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:

@@ -57,15 +57,22 @@ def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
 def read_annotations(annotations: Mapping[str, str]) -> Annotations:
     flags = {models.ANNOTATION_PROMOTE: False, models.ANNOTATION_ABORT: False}
     malformed: list[str] = []
+    promote_revision: int | None = None
     for key in flags:
         if key in annotations:
-            flags[key] = annotations[key].strip().lower() == "true"
+            value = annotations[key].strip().lower()
+            flags[key] = value == "true"
+            if key == models.ANNOTATION_PROMOTE and value.isdigit() and int(value) >= 1:
+                # A promote naming the revision it is meant for.
+                flags[key], promote_revision = True, int(value)
             if not flags[key]:
                 malformed.append(key)
     return Annotations(
         promote=flags[models.ANNOTATION_PROMOTE],
+        promote_revision=promote_revision,
         abort=flags[models.ANNOTATION_ABORT],
         rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
+        recheck=annotations.get(models.ANNOTATION_RECHECK),
         malformed=tuple(malformed),
     )
 
@@ -90,8 +97,16 @@ async def reconcile(
     problem = checked if isinstance(checked, SpecProblem) else None
     target = _target(metadata, raw_spec, checked)
 
+    retired = [
+        name
+        for name in status.service_names
+        if name not in (target.active_service, target.preview_service)
+    ]
     view = await runtime.blocking(
-        runtime.gateway.observe, target, want_endpoints=rollout.wants_endpoints(status, now)
+        runtime.gateway.observe,
+        target,
+        want_endpoints=rollout.wants_endpoints(status, now),
+        retired_services=retired,
     )
     probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
     template = raw_spec.get("template") or {}
@@ -109,6 +124,8 @@ async def reconcile(
         probe_results=probes,
         spec_problem=problem,
         stored_revisions=view.stored_revisions,
+        service_names=(target.active_service, target.preview_service),
+        retired_services=view.retired_services,
     )
     decision = rollout.decide(spec, status, observation)
 

@@ -21,12 +21,12 @@ import logging
 import threading
 import time
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from greenlight import naming
+from greenlight import models, naming
 from greenlight.kube import (
     deployments,
     endpointslices,
@@ -58,6 +58,7 @@ class ClusterView:
     preview_service: ServiceState
     active_endpoint_colors: frozenset[Color] | None
     stored_revisions: frozenset[int]
+    retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)
 
 
 def _utcnow() -> datetime.datetime:
@@ -80,7 +81,13 @@ class ClusterGateway:
             collections.OrderedDict()
         )
 
-    def observe(self, target: ReleaseTarget, *, want_endpoints: bool) -> ClusterView:
+    def observe(
+        self,
+        target: ReleaseTarget,
+        *,
+        want_endpoints: bool,
+        retired_services: Collection[str] = (),
+    ) -> ClusterView:
         kube = self._kube
         return ClusterView(
             colors=deployments.observe(kube, target),
@@ -88,6 +95,9 @@ class ClusterGateway:
             preview_service=services.observe(kube, target, target.preview_service),
             active_endpoint_colors=endpointslices.observe(kube, target) if want_endpoints else None,
             stored_revisions=frozenset(revisions.list_revisions(kube, target)),
+            retired_services={
+                name: services.observe(kube, target, name) for name in retired_services
+            },
         )
 
     def apply(self, target: ReleaseTarget, action: act.Action) -> None:
@@ -123,8 +133,10 @@ class ClusterGateway:
                     else target.preview_service
                 )
                 services.point(kube, target, name=name, color=color, target_port=target_port)
-            case act.RemoveAnnotation(key=key):
-                releases_status.remove_annotation(kube, target, key)
+            case act.RemoveService(name=name):
+                services.remove(kube, target, name)
+            case act.RemoveAnnotation(key=key, value=value):
+                releases_status.remove_annotation(kube, target, key, value=value)
             case act.PruneRevisions(keep=keep):
                 for revision in revisions.prune(kube, target, keep=keep):
                     self._forget(target, revision)
@@ -139,6 +151,12 @@ class ClusterGateway:
                 events.post(kube, body)
             case _:
                 typing.assert_never(action)
+
+    def recheck(self, namespace: str, name: str, note: str) -> bool:
+        """Asks for the Release to be looked at again (an object it owns changed under it)."""
+        return releases_status.set_annotation(
+            self._kube, namespace, name, models.ANNOTATION_RECHECK, note
+        )
 
     def write_status(self, target: ReleaseTarget, status: Mapping[str, Any]) -> None:
         releases_status.write_status(self._kube, target, status)

@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from greenlight import models
-from greenlight.kube.common import MERGE_PATCH, Kube, quote
+from greenlight.kube.common import JSON_PATCH, MERGE_PATCH, Kube, quote
 from greenlight.kube.target import ReleaseTarget
 
 
@@ -30,10 +30,37 @@ def write_status(kube: Kube, target: ReleaseTarget, status: Mapping[str, Any]) -
     return _patch(kube, path, {"status": dict(status)})
 
 
-def remove_annotation(kube: Kube, target: ReleaseTarget, key: str) -> bool:
-    """Remove one annotation (absent already is fine); False when the Release is gone."""
-    patch = {"metadata": {"annotations": {key: None}}}
-    return _patch(kube, object_path(target.namespace, target.name), patch)
+def remove_annotation(
+    kube: Kube, target: ReleaseTarget, key: str, *, value: str | None = None
+) -> bool:
+    """Remove one annotation (absent already is fine); False when the Release is gone.
+
+    With `value`, only while the annotation still has it: a JSON patch that tests it first,
+    so a newer value set meanwhile is kept (a failed test is not an error).
+    """
+    path = object_path(target.namespace, target.name)
+    if value is None:
+        return _patch(kube, path, {"metadata": {"annotations": {key: None}}})
+    pointer = "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1")
+    operations = [
+        {"op": "test", "path": pointer, "value": value},
+        {"op": "remove", "path": pointer},
+    ]
+    try:
+        kube.request("PATCH", path, body=operations, content_type=JSON_PATCH)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        if error.status == 422:  # the test failed: another value now, kept for its own tick
+            return True
+        raise
+    return True
+
+
+def set_annotation(kube: Kube, namespace: str, name: str, key: str, value: str) -> bool:
+    """Set one annotation on the Release; False when it is gone."""
+    patch = {"metadata": {"annotations": {key: value}}}
+    return _patch(kube, object_path(namespace, name), patch)
 
 
 def _patch(kube: Kube, path: str, body: Mapping[str, Any]) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from greenlight import models
 from greenlight.kube.common import (
     MERGE_PATCH,
@@ -138,6 +140,22 @@ def point(
     patched_selector.update(wanted_selector)
     patch = {"spec": {"selector": patched_selector, "ports": wanted_ports}}
     kube.request("PATCH", path, body=patch, content_type=MERGE_PATCH, retry_conflicts=True)
+
+
+def remove(kube: Kube, target: ReleaseTarget, name: str) -> None:
+    """Delete the Service `name` if it is ours (gone already is fine; a foreign one stays)."""
+    path = object_path(target.namespace, name)
+    existing = kube.get(path)
+    if existing is None or not is_owned(existing, target):
+        return
+    uid = (existing.get("metadata") or {}).get("uid")
+    # Preconditioned on the uid read: a Service of that name created since is not ours to go.
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": uid}}
+    try:
+        kube.request("DELETE", path, body=body)
+    except ApiException as error:
+        if error.status not in (404, 409):
+            raise
 
 
 def _same_ports(current: list[Any], wanted: list[JsonObject]) -> bool:

@@ -21,6 +21,9 @@ ANNOTATION_PROMOTE = f"{GROUP}/promote"
 ANNOTATION_ABORT = f"{GROUP}/abort"
 ANNOTATION_ROLLBACK_TO = f"{GROUP}/rollback-to"
 ACTION_ANNOTATIONS = (ANNOTATION_PROMOTE, ANNOTATION_ABORT, ANNOTATION_ROLLBACK_TO)
+# Set by the operator itself when an object it owns changed under it (deleted by hand, or by
+# the garbage collector): the Release is looked at again, and the annotation removed.
+ANNOTATION_RECHECK = f"{GROUP}/recheck"
 
 # A DNS-1035 label, as Services require of their names.
 DNS_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"

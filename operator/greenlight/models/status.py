@@ -149,6 +149,15 @@ class ReleaseStatus(_StatusModel):
             "it. Keeps the Release ticking until what status says is what the cluster has.",
         ),
     ]
+    service_names: Annotated[
+        list[str],
+        Field(
+            default_factory=list,
+            description="The Services this Release's operator created and has not removed: "
+            "the active and preview ones, and one a renamed `spec.service` left behind until "
+            "the new one serves.",
+        ),
+    ]
     gates: Annotated[
         list[GateStatus],
         Field(default_factory=list, description="Progress of the gates being run now."),

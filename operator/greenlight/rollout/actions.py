@@ -55,10 +55,19 @@ class PointService:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class RemoveService:
+    """Delete the owned Service `name` (one a renamed `spec.service` left behind)."""
+
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class RemoveAnnotation:
-    """Remove an action annotation once it has been acted on (or refused)."""
+    """Remove an action annotation once it has been acted on (or refused); with `value`, only
+    while it still has that value."""
 
     key: str
+    value: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -82,6 +91,7 @@ Action = (
     | DeployColor
     | ScaleColor
     | PointService
+    | RemoveService
     | RemoveAnnotation
     | PruneRevisions
     | PostEvent

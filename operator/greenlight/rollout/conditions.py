@@ -20,21 +20,15 @@ def compute(
     previous: list[Condition],
     *,
     phase: Phase,
-    active_serving: bool,
+    available: tuple[bool, str, str],
     invalid_spec: SpecProblem | None,
     message: str,
     generation: int,
     now: str,
 ) -> list[Condition]:
     wanted = [
-        _make(
-            AVAILABLE,
-            active_serving,
-            "ActiveColorServing" if active_serving else "NoServingColor",
-            "the active Service selects ready pods"
-            if active_serving
-            else "no colour with ready pods receives traffic",
-        ),
+        # Whether the active Service, as observed, selects ready pods; else what is missing.
+        _make(AVAILABLE, *available),
         _make(PROGRESSING, phase in IN_FLIGHT_PHASES, str(phase), message),
         _make(PROMOTED, phase in (Phase.POST_VERIFICATION, Phase.SUCCEEDED), str(phase), message),
         _make(DEGRADED, phase in (Phase.ROLLED_BACK, Phase.FAILED), str(phase), message),

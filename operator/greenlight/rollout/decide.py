@@ -33,10 +33,12 @@ from greenlight.rollout.spec_changes import start_new_revision
 from greenlight.rollout.timestamps import format_time, parse_time
 from greenlight.rollout.transitions import INVALID, abandon
 from greenlight.rollout.upkeep import (
-    active_serving,
+    availability,
     keep_traffic,
     keep_workloads,
     prune_revisions,
+    report_drift,
+    retire_services,
     scale_down_when_drained,
 )
 
@@ -51,6 +53,12 @@ def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
     draft = Draft.of(status, obs.now, obs.colors)
+    if obs.annotations.recheck is not None:
+        # Seen: what changed is in this observation. A newer note (another change meanwhile)
+        # has another value and stays, for the next tick.
+        draft.act(
+            act.RemoveAnnotation(key=models.ANNOTATION_RECHECK, value=obs.annotations.recheck)
+        )
     problem = obs.spec_problem or _foreign_object_problem(obs)
     if spec is None or problem is not None:
         _fail_invalid_spec(draft, problem or SpecProblem(field="spec", message="is missing"))
@@ -61,7 +69,10 @@ def decide(
         advance(draft, spec, obs)
         keep_workloads(draft, spec, obs)
         prune_revisions(draft, obs)
+    if problem is None:
+        report_drift(draft, status, obs)
     keep_traffic(draft, spec if problem is None else None, obs)
+    retire_services(draft, obs)
     scale_down_when_drained(draft, obs)
     draft.set(
         observed_generation=obs.generation,
@@ -78,7 +89,7 @@ def decide(
         conditions=conditions.compute(
             status.conditions,
             phase=draft.phase,
-            active_serving=active_serving(obs),
+            available=availability(obs),
             invalid_spec=problem if spec is None or problem is not None else None,
             message=draft.status["message"],
             generation=obs.generation,
@@ -104,6 +115,7 @@ def needs_attention(
         or bool(status.scale_down_color)
         or status.actions_pending
         or any(key in annotations for key in models.ACTION_ANNOTATIONS)
+        or models.ANNOTATION_RECHECK in annotations
     )
 
 

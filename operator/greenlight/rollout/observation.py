@@ -69,8 +69,13 @@ class Annotations:
     """The action annotations of the contract present on the Release."""
 
     promote: bool = False
+    # The revision a promote names ("2"); None for a bare "true": the revision awaiting it.
+    promote_revision: int | None = None
     abort: bool = False
     rollback_to: str | None = None  # raw value; the decision validates it
+    # The operator's own note that an object it owns changed under it (its value is unique
+    # per note, so only the note that was seen is removed).
+    recheck: str | None = None
     # Action annotations present with a value other than "true" (promote and abort only):
     # removed with a Warning Event, so that they never keep an idle Release ticking.
     malformed: tuple[str, ...] = ()
@@ -93,3 +98,7 @@ class Observation:
     spec_problem: SpecProblem | None = None
     # Revisions whose pod template is still stored (ControllerRevisions), for rollback-to.
     stored_revisions: frozenset[int] = frozenset()
+    # The names the spec gives the active and preview Services now.
+    service_names: tuple[str, str] = ("", "")
+    # Services named in `status.serviceNames` that the spec no longer names, as observed.
+    retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)

@@ -18,14 +18,28 @@ def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
         _progress(draft, spec, obs)
     if draft.phase is Phase.VERIFYING:
         _verify(draft, spec, obs)
-    if draft.phase is Phase.AWAITING_PROMOTION and obs.annotations.promote:
+    if draft.phase is Phase.AWAITING_PROMOTION and _promote_for_current(draft, obs):
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
+        _promote_used(draft)
         _switch_forward(draft, spec, obs, why="promoted by request")
     elif draft.phase is Phase.AWAITING_PROMOTION and spec.strategy.auto_promote:
         # `autoPromote` turned on while waiting: the wait was only for a promote.
         _switch_forward(draft, spec, obs, why="strategy.autoPromote turned on")
     if draft.phase is Phase.POST_VERIFICATION:
         _post_verify(draft, spec, obs)
+
+
+def _promote_for_current(draft: Draft, obs: Observation) -> bool:
+    """A promote present for the revision in flight (a bare "true" is for whichever it is)."""
+    notes = obs.annotations
+    return notes.promote and notes.promote_revision in (None, draft.current_revision)
+
+
+def _promote_used(draft: Draft) -> None:
+    draft.event(
+        "PromoteUsed",
+        f"{models.ANNOTATION_PROMOTE} used for revision {draft.current_revision}",
+    )
 
 
 def _deadline_passed(draft: Draft, spec: models.ReleaseSpec) -> bool:
@@ -70,9 +84,11 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
                 f"pre-switch gates did not pass within {spec.strategy.progress_deadline_seconds}s",
             )
         return
-    if spec.strategy.auto_promote or obs.annotations.promote:
-        if obs.annotations.promote:
+    promoted = _promote_for_current(draft, obs)
+    if spec.strategy.auto_promote or promoted:
+        if promoted:
             draft.act(act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE))
+            _promote_used(draft)
         _switch_forward(draft, spec, obs, why="every pre-switch gate passed")
     else:
         draft.enter(

@@ -57,6 +57,20 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     new_template = obs.template_hash != draft.status["observed_template_hash"]
     if (
         notes.promote
+        and notes.promote_revision is not None
+        and notes.promote_revision != draft.current_revision
+        and not (new_template and notes.promote_revision > draft.current_revision)
+    ):
+        # Meant for another revision (one since superseded): never spent on this one.
+        ignore_annotation(
+            draft,
+            models.ANNOTATION_PROMOTE,
+            f"it names revision {notes.promote_revision}, but revision "
+            f"{draft.current_revision} is the one being released",
+        )
+        return
+    if (
+        notes.promote
         and not new_template  # a promote applied with a new template waits for it
         and draft.phase
         not in (Phase.PENDING, Phase.PROGRESSING, Phase.VERIFYING, Phase.AWAITING_PROMOTION)

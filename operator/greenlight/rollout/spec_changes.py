@@ -7,7 +7,13 @@ from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Outcome, Phase
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
-from greenlight.rollout.transitions import INVALID, abandon, begin_release, ignore_annotation
+from greenlight.rollout.transitions import (
+    INVALID,
+    NOT_OWNED,
+    abandon,
+    begin_release,
+    ignore_annotation,
+)
 
 
 def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -27,7 +33,7 @@ def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     )
     if draft.phase in IN_FLIGHT and draft.current_revision:
         abandon(draft, Outcome.SUPERSEDED, f"superseded by revision {revision}")
-        if obs.annotations.promote:
+        if obs.annotations.promote and obs.annotations.promote_revision != revision:
             # A promote was given for the superseded revision, not for this one.
             ignore_annotation(
                 draft,
@@ -59,8 +65,13 @@ def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Obse
     """The spec is valid again with the same template: resume where the fix leaves us."""
     if not draft.status["message"].startswith(INVALID):
         return
-    if obs.generation == draft.status["observed_generation"]:
-        return  # nothing was changed: what was refused would be refused again
+    if obs.generation == draft.status["observed_generation"] and (
+        NOT_OWNED not in draft.status["message"]
+    ):
+        # Nothing was changed: what was refused would be refused again. Except an object of
+        # another owner in the way (an older Release of this name that the garbage collector
+        # had not removed yet): this decision runs only once none is observed any more.
+        return
     entry = next((e for e in draft.status["history"] if e.revision == draft.current_revision), None)
     interrupted = (
         entry is not None and entry.outcome is Outcome.FAILED and entry.reason.startswith(INVALID)

@@ -15,6 +15,8 @@ from greenlight.rollout.observation import Observation
 from greenlight.rollout.timestamps import format_time
 
 INVALID = "invalid spec"
+# In the message of every invalid spec that is an object of another owner in the way.
+NOT_OWNED = "is not owned by this Release"
 
 
 def begin_release(

@@ -40,7 +40,10 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
     for color, revision in wanted.items():
         state = obs.colors.get(color)
         if state is None or not state.exists or state.revision != revision:
-            if revision in storable and not _may_carry_traffic(color, obs):
+            # A colour whose Deployment is gone (deleted under us) has no pods left to
+            # protect: it is created again at once, even while a Service still selects it.
+            missing = state is None or not state.exists
+            if revision in storable and (missing or not _may_carry_traffic(color, obs)):
                 draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
         elif state.replicas != spec.replicas:
             draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
@@ -103,6 +106,34 @@ def keep_traffic(draft: Draft, spec: models.ReleaseSpec | None, obs: Observation
             )
 
 
+def retire_services(draft: Draft, obs: Observation) -> None:
+    """A Service the spec no longer names (`spec.service` renamed) keeps selecting the serving
+    colour until the new active Service is seen to select it, and is then deleted: traffic
+    through the old name never ends up on a colour being scaled down."""
+    current = [name for name in obs.service_names if name]
+    if not current:
+        return
+    new_serves = draft.active is None or (
+        obs.active_service.selected_color == draft.active and active_serving(obs)
+    )
+    kept: list[str] = []
+    for name in draft.status["service_names"]:
+        if name in current or name in kept:
+            continue
+        state = obs.retired_services.get(name)
+        if state is None or not state.exists or state.foreign:
+            continue  # gone (or no longer ours): nothing left to remove
+        kept.append(name)
+        if new_serves:
+            draft.act(act.RemoveService(name=name))
+            draft.event(
+                "ServiceRemoved",
+                f"Service {name} is no longer named by spec.service; deleted, now that "
+                f"{obs.service_names[0]} serves",
+            )
+    draft.set(service_names=current + kept)
+
+
 def _port_differs(observed: int | str | None, wanted: int | str | None) -> bool:
     return wanted is not None and observed is not None and observed != wanted
 
@@ -139,3 +170,55 @@ def active_serving(obs: Observation) -> bool:
     selected = obs.active_service.selected_color
     state = obs.colors.get(selected) if selected is not None else None
     return state is not None and state.serving
+
+
+def availability(obs: Observation) -> tuple[bool, str, str]:
+    """The `Available` condition as observed: whether, a reason, and a sentence saying why."""
+    service = obs.active_service
+    if not service.exists:
+        return False, "ActiveServiceMissing", "the active Service does not exist"
+    selected = service.selected_color
+    if selected is None:
+        return False, "NoServingColor", "the active Service selects no colour"
+    state = obs.colors.get(selected)
+    if state is None or not state.exists:
+        return (
+            False,
+            "ActiveDeploymentMissing",
+            f"the active Service selects {selected}, whose Deployment does not exist",
+        )
+    if not state.serving:
+        return False, "NoReadyPods", f"the active Service selects {selected}, without ready pods"
+    return True, "ActiveColorServing", "the active Service selects ready pods"
+
+
+def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -> None:
+    """A Warning Event for what status says exists and is gone (deleted under the operator),
+    on the tick that first sees it: `keep_workloads` and `keep_traffic` restore it.
+
+    After a tick that acted (`actionsPending`), a missing object may be one that tick was
+    creating, so only a confirmed state counts as drift.
+    """
+    if status.actions_pending:
+        return
+    stable = draft.stable
+    state = obs.colors.get(stable) if stable is not None else None
+    if (
+        stable is not None
+        and status.stable_revision
+        and state is not None
+        and not (state.exists or state.foreign)
+    ):
+        draft.event(
+            "DeploymentRestored",
+            f"the Deployment of {stable}, which runs stable revision {status.stable_revision}, "
+            "was deleted; it is created again from that revision's stored template",
+            warning=True,
+        )
+    service = obs.active_service
+    if draft.active is not None and not (service.exists or service.foreign):
+        draft.event(
+            "ServiceRestored",
+            f"the active Service was deleted; it is created again, selecting {draft.active}",
+            warning=True,
+        )
