@@ -30,6 +30,7 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import errno
 import http.client
 import itertools
 import json
@@ -55,6 +56,12 @@ T = TypeVar("T")
 HEADLESS = "None"
 _LISTEN_BACKLOG = 1024
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 seconds: close() sends a RST
+_HINTS = {
+    errno.EACCES: " (ports below net.ipv4.ip_unprivileged_port_start need privileges)",
+    errno.EADDRNOTAVAIL: (
+        " (not a local address: give the cluster service_addresses=AddressPool(SERVICE_NETWORK))"
+    ),
+}
 
 
 @dataclasses.dataclass
@@ -286,7 +293,8 @@ class ServiceProxies(ControllerThread):
 
     ``ServiceProxies(cluster, propagation_lag_seconds=1.0).start()``; ``stop()`` (or ``with``)
     closes every listener and connection. ``address(ns, name, port)`` is where to connect,
-    ``counters(ns, name)`` what happened, ``errors`` what could not be done (a port in use).
+    ``counters(ns, name)`` what happened, ``endpoints(ns, name, port_name)`` where new
+    connections go now, ``errors`` what could not be done (a port in use).
     ``api_server_handler`` is for ``cluster.set_service_proxy``.
     """
 
@@ -403,9 +411,10 @@ class ServiceProxies(ControllerThread):
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
+            hint = _HINTS.get(exc.errno or 0, "")
             self._error(
                 f"cannot listen on {where[0]}:{where[1]} for Service {service[0]}/{service[1]} "
-                f"(port {port_name or where[1]}): {exc.strerror or exc}"
+                f"(port {port_name or where[1]}): {exc.strerror or exc}{hint}"
             )
             return
         listener = _Listener(service, where, port_name, sock)
@@ -525,6 +534,8 @@ class ServiceProxies(ControllerThread):
 
     def _on_loop(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the proxies' loop (where their state lives) and return its result."""
+        if not self.running:
+            raise RuntimeError(f"The {self.name} are not running.")
         loop = self.loop
         if threading.current_thread() is self._thread:
             return fn()
@@ -558,7 +569,7 @@ class ApiServerServiceProxy:
     for service``); the pod unreachable: 503 with the error, as kube-apiserver answers.
     """
 
-    def __init__(self, cluster: EmulatedCluster, *, timeout_seconds: float = 10.0) -> None:
+    def __init__(self, cluster: EmulatedCluster, *, timeout_seconds: float = 5.0) -> None:
         self.cluster = cluster
         self.timeout_seconds = timeout_seconds
         self._turns = itertools.count()
