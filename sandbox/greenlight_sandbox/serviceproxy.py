@@ -31,6 +31,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import errno
+import functools
 import http.client
 import itertools
 import json
@@ -55,6 +56,7 @@ Address = tuple[str, int]
 T = TypeVar("T")
 HEADLESS = "None"
 _LISTEN_BACKLOG = 1024
+_ACCEPTS_PER_WAKEUP = 64
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 seconds: close() sends a RST
 _HINTS = {
     errno.EACCES: " (ports below net.ipv4.ip_unprivileged_port_start need privileges)",
@@ -245,6 +247,7 @@ class _Connection:
         if other is not None and other.transport is not None and not other.lost:
             if exc is not None and side is not self.client:
                 _reset(other.transport)  # the pod reset: the client sees a reset too
+                self.counters.reset += 1
             elif exc is not None:
                 other.transport.abort()
             else:
@@ -264,6 +267,10 @@ class _Connection:
                 side.transport.abort()
 
 
+def _returning(protocol: _Side) -> Callable[[], _Side]:
+    return lambda: protocol
+
+
 def _is_open(side: _Side | None) -> bool:
     """Connected and not yet lost (a transport closing still counts until it is lost)."""
     return side is not None and side.transport is not None and not side.lost
@@ -281,8 +288,6 @@ class _Listener:
     address: Address
     port_name: str
     sock: socket.socket
-    server: asyncio.Server | None = None
-    closed: bool = False
 
 
 # --- the proxies -------------------------------------------------------------------------
@@ -318,7 +323,7 @@ class ServiceProxies(ControllerThread):
         self._listeners: dict[Address, _Listener] = {}
         self._counters: dict[Key, ProxyCounters] = {}
         self._connections: set[_Connection] = set()
-        self._connecting: set[asyncio.Task[None]] = set()
+        self._connecting: set[asyncio.Task[Any]] = set()
         # The routing table: slices as routing sees them, lagging the watch.
         self._changes: collections.deque[tuple[float, str, Obj]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -419,31 +424,38 @@ class ServiceProxies(ControllerThread):
             return
         listener = _Listener(service, where, port_name, sock)
         self._listeners[where] = listener
-        self.spawn(self._serve(listener))
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._accept, listener)
 
-    async def _serve(self, listener: _Listener) -> None:
-        if listener.closed:
-            return  # closed before it started serving; _close closed the socket
-        try:
-            server = await asyncio.get_running_loop().create_server(
-                lambda: _Connection(self, listener).client,
-                sock=listener.sock,
-                backlog=_LISTEN_BACKLOG,
-            )
-        except BaseException:
-            listener.sock.close()
-            raise
-        listener.server = server
-        if listener.closed:
-            server.close()
+    def _accept(self, listener: _Listener) -> None:
+        """Accept what is waiting. Not asyncio.Server: in Python 3.11 a server closed between
+        an accept and its transport's creation drops the accepted socket without closing it,
+        and that client would hang instead of being refused or reset."""
+        loop = asyncio.get_running_loop()
+        for _ in range(_ACCEPTS_PER_WAKEUP):
+            try:
+                conn, _ = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: try again on the next wakeup
+                logger.warning("Accepting on %s:%s failed: %s", *listener.address, exc)
+                return
+            conn.setblocking(False)
+            client = _Connection(self, listener).client
+            task = loop.create_task(loop.connect_accepted_socket(_returning(client), conn))
+            self._connecting.add(task)
+            task.add_done_callback(functools.partial(self._adopted, conn))
+
+    def _adopted(self, conn: socket.socket, task: asyncio.Task[Any]) -> None:
+        self._connecting.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()  # cancelled, even before it began: the socket is still ours
 
     def _close(self, listener: _Listener) -> None:
-        listener.closed = True
-        self._listeners.pop(listener.address, None)
-        if listener.server is not None:
-            listener.server.close()
-        else:
-            listener.sock.close()
+        if self._listeners.get(listener.address) is listener:
+            del self._listeners[listener.address]
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(listener.sock.fileno())
+        listener.sock.close()
 
     def _error(self, message: str) -> None:
         logger.error("%s", message)
