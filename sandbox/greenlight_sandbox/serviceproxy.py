@@ -221,10 +221,8 @@ class _Connection:
         upstream = self.upstream = _Side(self)
         upstream.peer = self.client
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: upstream, *endpoint),
-                self.proxies.connect_timeout_seconds,
-            )
+            async with asyncio.timeout(self.proxies.connect_timeout_seconds):  # no extra task
+                await loop.create_connection(lambda: upstream, *endpoint)
         except (OSError, TimeoutError):
             self.fail()
             return

@@ -106,9 +106,12 @@ def main(seconds: float, rate: int) -> None:
             via_proxy = proxies.address("default", "web", timeout=10)
             wait_for(lambda: proxies.endpoints("default", "web", "http"), 10)
             results: dict[str, tuple[list[float], int]] = {"direct": ([], 0), "proxy": ([], 0)}
+            cpu = {"direct": 0.0, "proxy": 0.0}  # this process's CPU: the proxy's, mostly
             for _ in range(ROUNDS):
                 for name, address in (("direct", (pod_ip, 8080)), ("proxy", via_proxy)):
+                    before = time.process_time()
                     latencies, failures = _run_load(address, seconds / ROUNDS, rate)
+                    cpu[name] += time.process_time() - before
                     kept, failed = results[name]
                     results[name] = (kept + latencies, failed + failures)
             counters = proxies.counters("default", "web")
@@ -123,6 +126,8 @@ def main(seconds: float, rate: int) -> None:
         )
     added = [figures["proxy"][i] - figures["direct"][i] for i in (0, 1)]
     print(f" added: p50 {added[0]:.2f} ms  p99 {added[1]:.2f} ms at {rate} new connections/s")
+    per_request = (cpu["proxy"] - cpu["direct"]) / max(1, len(results["proxy"][0])) * 1000
+    print(f"proxy CPU: {per_request:.3f} ms per request ({per_request * rate / 10:.1f}% of a core)")
     print(f"proxy counters: {counters}")
 
 
