@@ -30,6 +30,8 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
+import errno
+import functools
 import http.client
 import itertools
 import json
@@ -54,7 +56,14 @@ Address = tuple[str, int]
 T = TypeVar("T")
 HEADLESS = "None"
 _LISTEN_BACKLOG = 1024
+_ACCEPTS_PER_WAKEUP = 64
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 seconds: close() sends a RST
+_HINTS = {
+    errno.EACCES: " (ports below net.ipv4.ip_unprivileged_port_start need privileges)",
+    errno.EADDRNOTAVAIL: (
+        " (not a local address: give the cluster service_addresses=AddressPool(SERVICE_NETWORK))"
+    ),
+}
 
 
 @dataclasses.dataclass
@@ -212,10 +221,8 @@ class _Connection:
         upstream = self.upstream = _Side(self)
         upstream.peer = self.client
         try:
-            await asyncio.wait_for(
-                loop.create_connection(lambda: upstream, *endpoint),
-                self.proxies.connect_timeout_seconds,
-            )
+            async with asyncio.timeout(self.proxies.connect_timeout_seconds):  # no extra task
+                await loop.create_connection(lambda: upstream, *endpoint)
         except (OSError, TimeoutError):
             self.fail()
             return
@@ -238,6 +245,7 @@ class _Connection:
         if other is not None and other.transport is not None and not other.lost:
             if exc is not None and side is not self.client:
                 _reset(other.transport)  # the pod reset: the client sees a reset too
+                self.counters.reset += 1
             elif exc is not None:
                 other.transport.abort()
             else:
@@ -257,6 +265,10 @@ class _Connection:
                 side.transport.abort()
 
 
+def _returning(protocol: _Side) -> Callable[[], _Side]:
+    return lambda: protocol
+
+
 def _is_open(side: _Side | None) -> bool:
     """Connected and not yet lost (a transport closing still counts until it is lost)."""
     return side is not None and side.transport is not None and not side.lost
@@ -274,8 +286,6 @@ class _Listener:
     address: Address
     port_name: str
     sock: socket.socket
-    server: asyncio.Server | None = None
-    closed: bool = False
 
 
 # --- the proxies -------------------------------------------------------------------------
@@ -286,7 +296,8 @@ class ServiceProxies(ControllerThread):
 
     ``ServiceProxies(cluster, propagation_lag_seconds=1.0).start()``; ``stop()`` (or ``with``)
     closes every listener and connection. ``address(ns, name, port)`` is where to connect,
-    ``counters(ns, name)`` what happened, ``errors`` what could not be done (a port in use).
+    ``counters(ns, name)`` what happened, ``endpoints(ns, name, port_name)`` where new
+    connections go now, ``errors`` what could not be done (a port in use).
     ``api_server_handler`` is for ``cluster.set_service_proxy``.
     """
 
@@ -310,7 +321,7 @@ class ServiceProxies(ControllerThread):
         self._listeners: dict[Address, _Listener] = {}
         self._counters: dict[Key, ProxyCounters] = {}
         self._connections: set[_Connection] = set()
-        self._connecting: set[asyncio.Task[None]] = set()
+        self._connecting: set[asyncio.Task[Any]] = set()
         # The routing table: slices as routing sees them, lagging the watch.
         self._changes: collections.deque[tuple[float, str, Obj]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -403,38 +414,46 @@ class ServiceProxies(ControllerThread):
             sock.setblocking(False)
         except OSError as exc:
             sock.close()
+            hint = _HINTS.get(exc.errno or 0, "")
             self._error(
                 f"cannot listen on {where[0]}:{where[1]} for Service {service[0]}/{service[1]} "
-                f"(port {port_name or where[1]}): {exc.strerror or exc}"
+                f"(port {port_name or where[1]}): {exc.strerror or exc}{hint}"
             )
             return
         listener = _Listener(service, where, port_name, sock)
         self._listeners[where] = listener
-        self.spawn(self._serve(listener))
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._accept, listener)
 
-    async def _serve(self, listener: _Listener) -> None:
-        if listener.closed:
-            return  # closed before it started serving; _close closed the socket
-        try:
-            server = await asyncio.get_running_loop().create_server(
-                lambda: _Connection(self, listener).client,
-                sock=listener.sock,
-                backlog=_LISTEN_BACKLOG,
-            )
-        except BaseException:
-            listener.sock.close()
-            raise
-        listener.server = server
-        if listener.closed:
-            server.close()
+    def _accept(self, listener: _Listener) -> None:
+        """Accept what is waiting. Not asyncio.Server: in Python 3.11 a server closed between
+        an accept and its transport's creation drops the accepted socket without closing it,
+        and that client would hang instead of being refused or reset."""
+        loop = asyncio.get_running_loop()
+        for _ in range(_ACCEPTS_PER_WAKEUP):
+            try:
+                conn, _ = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # out of file descriptors, say: try again on the next wakeup
+                logger.warning("Accepting on %s:%s failed: %s", *listener.address, exc)
+                return
+            conn.setblocking(False)
+            client = _Connection(self, listener).client
+            task = loop.create_task(loop.connect_accepted_socket(_returning(client), conn))
+            self._connecting.add(task)
+            task.add_done_callback(functools.partial(self._adopted, conn))
+
+    def _adopted(self, conn: socket.socket, task: asyncio.Task[Any]) -> None:
+        self._connecting.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()  # cancelled, even before it began: the socket is still ours
 
     def _close(self, listener: _Listener) -> None:
-        listener.closed = True
-        self._listeners.pop(listener.address, None)
-        if listener.server is not None:
-            listener.server.close()
-        else:
-            listener.sock.close()
+        if self._listeners.get(listener.address) is listener:
+            del self._listeners[listener.address]
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(listener.sock.fileno())
+        listener.sock.close()
 
     def _error(self, message: str) -> None:
         logger.error("%s", message)
@@ -525,6 +544,8 @@ class ServiceProxies(ControllerThread):
 
     def _on_loop(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the proxies' loop (where their state lives) and return its result."""
+        if not self.running:
+            raise RuntimeError(f"The {self.name} are not running.")
         loop = self.loop
         if threading.current_thread() is self._thread:
             return fn()
@@ -558,7 +579,7 @@ class ApiServerServiceProxy:
     for service``); the pod unreachable: 503 with the error, as kube-apiserver answers.
     """
 
-    def __init__(self, cluster: EmulatedCluster, *, timeout_seconds: float = 10.0) -> None:
+    def __init__(self, cluster: EmulatedCluster, *, timeout_seconds: float = 5.0) -> None:
         self.cluster = cluster
         self.timeout_seconds = timeout_seconds
         self._turns = itertools.count()

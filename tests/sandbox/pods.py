@@ -4,11 +4,12 @@ servers on their loopback addresses standing in for the pods' processes."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import ipaddress
 import random
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from greenlight_sandbox.addresses import AddressPool
@@ -23,10 +24,10 @@ FINALIZER = "tests.greenlight.dev/graceful"
 
 
 def random_pool(network: str) -> AddressPool:
-    """A pool on a random /24 of ``network``: test runs in parallel on one machine (or a
-    sandbox running beside them) rarely meet on the same addresses."""
-    subnets = list(ipaddress.IPv4Network(network).subnets(new_prefix=24))[1:]
-    return AddressPool(str(random.choice(subnets)))
+    """A pool on a random /27 of ``network`` (past its first /24): test runs in parallel on
+    one machine (or a sandbox beside them) rarely meet on the same addresses."""
+    subnets = list(ipaddress.IPv4Network(network).subnets(new_prefix=27))[8:]
+    return AddressPool(str(random.SystemRandom().choice(subnets)))
 
 
 def create_pod(
@@ -118,18 +119,25 @@ def endpoints_of(cluster: EmulatedCluster, service_name: str) -> dict[str, Obj]:
     }
 
 
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
+
+
 class PodServers:
     """Tiny HTTP servers, one per (pod IP, port), on a loop of their own.
 
     Each answers any request with ``<name> <path>`` and closes the connection; a path
     ``/status/<code>`` answers with that status. :meth:`stop` makes the address refuse new
-    connections, as when a pod's process has gone.
+    connections (what was accepted is still answered), as when a pod's process has gone.
+
+    Not asyncio.Server: in Python 3.11 one closed between an accept and the creation of its
+    transport drops the accepted socket unclosed, and its client hangs.
     """
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._servers: dict[tuple[str, int], asyncio.Server] = {}
+        self._listeners: dict[tuple[str, int], socket.socket] = {}
+        self._answering: set[asyncio.Task[None]] = set()
         self.requests: dict[str, int] = {}  # pod name -> requests answered
 
     def __enter__(self) -> PodServers:
@@ -137,20 +145,23 @@ class PodServers:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        for address in list(self._servers):
+        for address in list(self._listeners):
             self.stop(*address)
+
+        async def finish() -> None:
+            current = asyncio.current_task()
+            pending = [task for task in asyncio.all_tasks() if task is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(finish(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
 
     def serve(self, name: str, ip: str, port: int = 8080) -> None:
-        async def start() -> asyncio.Server:
-            return await asyncio.start_server(
-                lambda r, w: self._answer(name, r, w), ip, port, reuse_address=True
-            )
-
-        server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
-        self._servers[(ip, port)] = server
+        self._listen(ip, port, lambda r, w: self._answer(name, r, w))
 
     def serve_echo(self, ip: str, port: int) -> None:
         """Echo every byte back until the peer half-closes, then close."""
@@ -163,20 +174,52 @@ class PodServers:
             finally:
                 writer.close()
 
-        async def start() -> asyncio.Server:
-            return await asyncio.start_server(echo, ip, port, reuse_address=True)
+        self._listen(ip, port, echo)
 
-        self._servers[(ip, port)] = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
+    def _listen(self, ip: str, port: int, handler: Handler) -> None:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+        sock.listen(128)
+        sock.setblocking(False)
+        self._on_loop(lambda: self._loop.add_reader(sock.fileno(), self._accept, sock, handler))
+        self._listeners[(ip, port)] = sock
+
+    def _accept(self, sock: socket.socket, handler: Handler) -> None:
+        # Accepted and handed to a task in one step: nothing can drop the socket in between.
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._open(conn, handler))
+            self._answering.add(task)
+            task.add_done_callback(functools.partial(self._answered, conn))
+
+    async def _open(self, conn: socket.socket, handler: Handler) -> None:
+        reader, writer = await asyncio.open_connection(sock=conn)
+        await handler(reader, writer)
+
+    def _answered(self, conn: socket.socket, task: asyncio.Task[None]) -> None:
+        self._answering.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            conn.close()
 
     def stop(self, ip: str, port: int = 8080) -> None:
-        server = self._servers.pop((ip, port))
+        sock = self._listeners.pop((ip, port))
 
-        async def close() -> None:
-            server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
+        def close() -> None:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._on_loop(close)
+
+    def _on_loop(self, fn: Callable[[], object]) -> None:
+        async def run() -> None:
+            fn()
+
+        asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     async def _answer(
         self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -197,9 +240,3 @@ class PodServers:
             pass
         finally:
             writer.close()
-
-
-@contextlib.contextmanager
-def pod_servers() -> Iterator[PodServers]:
-    with PodServers() as servers:
-        yield servers

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -187,6 +188,67 @@ def test_each_change_reaches_the_table_in_order_after_its_own_lag(
     assert seen["green"] < changed["red"] + lag  # applied at its own time, not with the next
 
 
+class Load:
+    """Requests one after another, each on a new connection, from a thread, until stopped."""
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.answers: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.answers.append(exchange(self.address).split(" ")[0])
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def wait_for_answers(self, count: int) -> None:
+        target = len(self.answers) + count
+        wait_for(lambda: len(self.answers) >= target, 10)
+
+
+@pytest.mark.parametrize("old_pods_outlive_the_lag", [True, False])
+def test_a_switch_loses_no_request_only_if_the_old_pods_outlive_the_lag(
+    cluster: EmulatedCluster,
+    slices: EndpointSliceController,
+    pods: PodServers,
+    ips: AddressPool,
+    old_pods_outlive_the_lag: bool,
+) -> None:
+    blue = add_pod(cluster, pods, ips, "blue", {"app": "web", "color": "blue"})
+    green = add_pod(cluster, pods, ips, "green", {"app": "web", "color": "green"})
+    cluster.create(service("web", {"app": "web", "color": "blue"}, ports=WEB))
+    with running_proxies(cluster, lag=1.0) as proxies:
+        address = proxies.address("default", "web", timeout=5)
+        wait_for(lambda: proxies.endpoints("default", "web", "http") == [(blue, 8080)])
+        with Load(address) as load:
+            load.wait_for_answers(20)
+            patch = {"spec": {"selector": {"app": "web", "color": "green"}}}
+            cluster.patch(*SERVICES, "default", "web", patch)
+            # What the operator waits for before scaling the old colour down:
+            wait_for(lambda: set(endpoints_of(cluster, "web")) == {"green"})
+            if old_pods_outlive_the_lag:  # kept warm until every node routes to green
+                wait_for(lambda: proxies.endpoints("default", "web", "http") == [(green, 8080)])
+            pods.stop(blue, 8080)  # the old colour's processes are gone
+            wait_for(lambda: proxies.endpoints("default", "web", "http") == [(green, 8080)])
+            load.wait_for_answers(20)
+        counters = proxies.counters("default", "web")
+    answers = load.answers
+    assert answers[0] == "blue" and answers[-1] == "green"
+    assert counters.reset == answers.count(RESET)
+    if old_pods_outlive_the_lag:
+        assert RESET not in answers
+    else:  # the nodes still sent new connections to blue for the rest of the lag
+        assert answers.count(RESET) > 0
+
+
 def test_a_pod_that_has_gone_makes_a_connection_fail(
     cluster: EmulatedCluster, slices: EndpointSliceController, pods: PodServers, ips: AddressPool
 ) -> None:
@@ -260,6 +322,14 @@ def test_a_port_in_use_gives_a_clear_error_and_others_keep_working(
             address = proxies.address("default", "web", timeout=5)
             wait_for(lambda: proxies.endpoints("default", "web", "http") == [(ip, 8080)])
             assert exchange(address) == "web-1 /"
+
+
+def test_a_cluster_ip_that_is_not_local_is_a_clear_error(kube_cluster: EmulatedCluster) -> None:
+    created = kube_cluster.create(service("web", {"app": "web"}, ports=WEB))  # no address pool
+    with running_proxies(kube_cluster, lag=0) as proxies:
+        (error,) = proxies.errors
+    assert f"{created['spec']['clusterIP']}:{PORT} for Service default/web" in error
+    assert "service_addresses" in error
 
 
 def test_listeners_follow_the_service(
