@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from greenlight_sandbox import measure, story
+from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.report import Moment, Window, write_picture
 from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
@@ -123,6 +124,13 @@ def run(
                 span = release_version(system, bench_release(control=True), f"3.0.{number}")
                 phases["control"].append(span[:2])
                 say(f"control switch {number}/{control_switches}: {span[1] - span[0]:.1f} s")
+            # The last switch's old pods stop while proxies may still route to them: keep the
+            # load on until the lag has passed, or the control's last failures go unseen.
+            tail_from = time.monotonic() + propagation_lag_seconds + 1.0
+            wait_for(
+                lambda: any(r.scheduled >= tail_from for r in load.records_so_far()),
+                timeout=propagation_lag_seconds + 30,
+            )
         finally:
             records = load.stop()
         requests = sandbox.cluster.requests
