@@ -131,6 +131,8 @@ def run(
                 lambda: any(r.scheduled >= tail_from for r in load.records_so_far()),
                 timeout=propagation_lag_seconds + 30,
             )
+            if phases["control"]:
+                phases["control"][-1] = (phases["control"][-1][0], time.monotonic())
         finally:
             records = load.stop()
         requests = sandbox.cluster.requests
