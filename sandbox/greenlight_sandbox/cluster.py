@@ -36,6 +36,7 @@ from greenlight_sandbox.serviceproxy import ServiceProxies
 
 Obj = dict[str, Any]
 DEFAULT_LAG_SECONDS = 1.0
+_APPLY_ATTEMPTS = 10
 
 
 class Sandbox:
@@ -143,6 +144,33 @@ class Sandbox:
         host, number = self.service_address(namespace, name, port)
         return f"http://{host}:{number}"
 
+    def routing_caught_up(self, namespace: str, name: str) -> bool:
+        """Whether the Service's proxy routes new connections to exactly its ready endpoints.
+
+        The proxy follows the EndpointSlices a propagation lag late; until it caught up, a
+        colour that has just lost its traffic may still be sent some.
+        """
+        if self._proxies is None:
+            raise RuntimeError("The sandbox is not running.")
+        slices = self.cluster.list(
+            "discovery.k8s.io/v1",
+            "endpointslices",
+            namespace,
+            label_selector=f"kubernetes.io/service-name={name}",
+        )
+        ready = {
+            address
+            for item in slices
+            for endpoint in item.get("endpoints") or []
+            if (endpoint.get("conditions") or {}).get("ready", True)
+            for address in endpoint.get("addresses") or []
+        }
+        service = self.cluster.get("v1", "services", namespace, name) or {}
+        ports = (service.get("spec") or {}).get("ports") or [{}]
+        port_name = str(ports[0].get("name") or "")
+        routed = {host for host, _ in self._proxies.endpoints(namespace, name, port_name)}
+        return routed == ready
+
     def ensure_namespace(self, name: str) -> None:
         if self.cluster.get("v1", "namespaces", None, name) is None:
             self.cluster.create(
@@ -150,7 +178,8 @@ class Sandbox:
             )
 
     def apply(self, obj: Obj) -> Obj:
-        """Create ``obj``, or update its spec and labels if it exists (as `kubectl apply`)."""
+        """Create ``obj``, or replace its spec and labels if it exists: fields left out of
+        ``obj`` are removed, as `kubectl apply` removes what was dropped from a manifest."""
         metadata = obj["metadata"]
         namespace = metadata.get("namespace")
         plural = f"{obj['kind'].lower()}s"
@@ -159,5 +188,15 @@ class Sandbox:
         except ApiError as error:
             if error.code != 409:
                 raise
-        patch = {"metadata": {"labels": metadata.get("labels") or {}}, "spec": obj["spec"]}
-        return self.cluster.patch(obj["apiVersion"], plural, namespace, metadata["name"], patch)
+        for _ in range(_APPLY_ATTEMPTS):  # the operator may write the object in between
+            existing = self.cluster.get(obj["apiVersion"], plural, namespace, metadata["name"])
+            if existing is None:  # deleted in between: create it after all
+                return self.cluster.create(obj)
+            existing["metadata"]["labels"] = metadata.get("labels") or {}
+            existing["spec"] = obj["spec"]
+            try:
+                return self.cluster.replace(existing)
+            except ApiError as error:
+                if error.code != 409:
+                    raise
+        raise RuntimeError(f"{plural}/{metadata['name']} kept changing; it was not applied.")

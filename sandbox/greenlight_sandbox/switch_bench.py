@@ -73,6 +73,9 @@ def release_version(system: RunningSystem, base: Obj, version: str) -> tuple[flo
         ("Succeeded", "RolledBack", "Failed"),
         SETTLE_TIMEOUT_SECONDS,
     )
+    # The next step starts once the proxies route to the serving colour alone: what the lag
+    # still sends elsewhere belongs to this step.
+    wait_for(lambda: system.sandbox.routing_caught_up(story.NAMESPACE, story.RELEASE), timeout=30)
     return started, time.monotonic(), str(status.get("phase"))
 
 
@@ -124,15 +127,6 @@ def run(
                 span = release_version(system, bench_release(control=True), f"3.0.{number}")
                 phases["control"].append(span[:2])
                 say(f"control switch {number}/{control_switches}: {span[1] - span[0]:.1f} s")
-            # The last switch's old pods stop while proxies may still route to them: keep the
-            # load on until the lag has passed, or the control's last failures go unseen.
-            tail_from = time.monotonic() + propagation_lag_seconds + 1.0
-            wait_for(
-                lambda: any(r.scheduled >= tail_from for r in load.records_so_far()),
-                timeout=propagation_lag_seconds + 30,
-            )
-            if phases["control"]:
-                phases["control"][-1] = (phases["control"][-1][0], time.monotonic())
         finally:
             records = load.stop()
         requests = sandbox.cluster.requests

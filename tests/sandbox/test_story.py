@@ -60,7 +60,9 @@ def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_ba
             )
             assert len(back_moves) == 2  # to 4.0.0, then back to 2.0.0
             # Two seconds of load once the switch back has reached the proxies.
-            settled_after = back_moves[-1].patched + sandbox.propagation_lag_seconds + 0.5
+            wait_for(lambda: sandbox.routing_caught_up(story.NAMESPACE, story.RELEASE), timeout=10)
+            settled_after = time.monotonic()
+            assert settled_after >= back_moves[-1].patched + sandbox.propagation_lag_seconds
             wait_for(
                 lambda: any(r.scheduled >= settled_after + 2 for r in load.records_so_far()),
                 timeout=30,
