@@ -46,8 +46,7 @@ validate: tools  ## offline checks of the chart, manifests, image, pipeline and 
 
 crd: venv  ## regenerate the CRD from the models (manifests and chart)
 	$(PY) -m greenlight.crd > manifests/crds/releases.greenlight.dev.yaml
-	@if [ -d charts/greenlight/templates/crds ]; then \
-	  $(PY) -m greenlight.crd --helm > charts/greenlight/templates/crds/releases.greenlight.dev.yaml; fi
+	$(PY) -m greenlight.crd > charts/greenlight/crds/releases.greenlight.dev.yaml
 
 lock: venv  ## refresh requirements.lock (the images' hash-pinned dependencies) from pyproject.toml
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
