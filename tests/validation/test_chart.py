@@ -169,7 +169,7 @@ def test_peering_runs_replicas_with_distinct_priorities() -> None:
     assert "--standalone" not in container["args"]
     assert "--priority" in " ".join(container["command"])
     assert rendering.one(docs, "ClusterKopfPeering", "greenlight")
-    assert rendering.one(docs, "PodDisruptionBudget")
+    assert rendering.one(docs, "PodDisruptionBudget", "greenlight-operator")
     crds = {doc["metadata"]["name"] for doc in rendering.by_kind(docs, "CustomResourceDefinition")}
     assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
 
@@ -315,3 +315,18 @@ def test_an_alb_answers_metrics_itself() -> None:
     )
     assert action["type"] == "fixed-response"
     assert action["fixedResponseConfig"]["statusCode"] == "404"
+
+
+def test_a_drain_never_empties_the_serving_api_colour() -> None:
+    """A PodDisruptionBudget selects the API pods of both colours (the labels the Release's
+    template gives them), so evictions take them one at a time."""
+    docs = rendering.render()
+    budget = rendering.one(docs, "PodDisruptionBudget", "greenlight-api")
+    template_labels = rendering.one(docs, "Release")["spec"]["template"]["metadata"]["labels"]
+    selector = budget["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= template_labels.items()
+    assert selector["app.kubernetes.io/component"] == "api"
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in budget["spec"]
+    off = rendering.render(sets=("apiService.podDisruptionBudget.enabled=false",))
+    assert not [d for d in rendering.by_kind(off, "PodDisruptionBudget")]
