@@ -330,3 +330,14 @@ def test_a_drain_never_empties_the_serving_api_colour() -> None:
     assert "minAvailable" not in budget["spec"]
     off = rendering.render(sets=("apiService.podDisruptionBudget.enabled=false",))
     assert not [d for d in rendering.by_kind(off, "PodDisruptionBudget")]
+
+
+def test_eks_pulls_both_images_with_the_pull_secret() -> None:
+    """EKS nodes have no credentials for the project's registry: the pull secret the deploy
+    job creates reaches the operator's pods and the API service's pods of both colours."""
+    docs = rendering.render(rendering.scenario("eks-values.yaml"))
+    pods = dict(rendering.pod_specs(docs))
+    assert set(pods) == {"Deployment/greenlight-operator", "Release/greenlight-api"}
+    for where, pod in pods.items():
+        assert pod["imagePullSecrets"] == [{"name": "greenlight-registry"}], where
+        assert pod["containers"][0]["image"].startswith("registry.example.com/greenlight/")
