@@ -46,13 +46,15 @@ validate: tools  ## offline checks of the chart, manifests, image, pipeline and 
 
 crd: venv  ## regenerate the CRD from the models (manifests and chart)
 	$(PY) -m greenlight.crd > manifests/crds/releases.greenlight.dev.yaml
-	@if [ -d charts/greenlight/templates/crds ]; then \
-	  $(PY) -m greenlight.crd --helm > charts/greenlight/templates/crds/releases.greenlight.dev.yaml; fi
+	$(PY) -m greenlight.crd > charts/greenlight/crds/releases.greenlight.dev.yaml
 
-lock: venv  ## refresh requirements.lock (the images' hash-pinned dependencies) from pyproject.toml
+lock: venv  ## refresh requirements.lock (the images') and requirements-deploy.lock (the deploy jobs'), hash-pinned
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	  --custom-compile-command 'make lock' --quiet --output-file requirements.lock
+	$(BIN)/uv pip compile pyproject.toml requirements-deploy.in --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command 'make lock' --quiet \
+	  --output-file requirements-deploy.lock
 
 image-deps: venv  ## the images' dependencies, without Docker: the lock alone runs both entry points
 	@$(BIN)/uv --version >/dev/null 2>&1 || $(BIN)/pip install --quiet 'uv==$(UV_VERSION)'

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Installs or upgrades the Greenlight chart, and finishes a cluster's first install.
+# Installs or upgrades the Greenlight chart in one `helm upgrade --install`, CRDs first.
 #
 # Usage: scripts/helm-deploy.sh RELEASE NAMESPACE [helm upgrade options...]
 #   e.g. scripts/helm-deploy.sh greenlight greenlight-system --set image.tag=1.2.3
 #
-# Helm checks every object of a release against the cluster's API before it creates any, so
-# the objects whose kinds this same install introduces (the API service's Release, a Kopf
-# peering object) cannot be part of a cluster's first install: the chart leaves them out and
-# says so in its NOTES ("Run the same helm command once more"). This script does exactly that
-# when the notes ask for it, so that one command always ends with everything installed.
+# Helm installs the chart's `crds/` before its templates on a first install, but never
+# upgrades them: the CRDs are applied first, server-side (the documented upgrade path), then
+# the chart is installed or upgraded once. KUBECTL and HELM name other binaries; KUBE_CONTEXT
+# picks a kube context for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,21 +19,17 @@ release="$1"
 namespace="$2"
 shift 2
 helm="${HELM:-helm}"
-
-deploy() {
-  "$helm" upgrade --install "$release" charts/greenlight \
-    --namespace "$namespace" --create-namespace \
-    --wait --timeout 10m "$@"
-}
-
-notes="$(mktemp)"
-trap 'rm -f "$notes"' EXIT
-deploy "$@" | tee "$notes"
-if grep -q "Run the same helm command once more" "$notes"; then
-  echo "helm-deploy: the CRDs are served now; upgrading once more to create their objects"
-  deploy "$@" | tee "$notes"
-  if grep -q "Run the same helm command once more" "$notes"; then
-    echo "helm-deploy: the chart still asks for another upgrade; is a CRD not established?" >&2
-    exit 1
-  fi
+kubectl="${KUBECTL:-kubectl}"
+kube_context=()
+helm_context=()
+if [[ -n "${KUBE_CONTEXT:-}" ]]; then
+  kube_context=(--context "$KUBE_CONTEXT")
+  helm_context=(--kube-context "$KUBE_CONTEXT")
 fi
+
+"$kubectl" "${kube_context[@]}" apply --server-side --force-conflicts -f charts/greenlight/crds/
+"$kubectl" "${kube_context[@]}" wait --for condition=established --timeout=60s \
+  crd/releases.greenlight.dev
+"$helm" upgrade --install "$release" charts/greenlight "${helm_context[@]}" \
+  --namespace "$namespace" --create-namespace \
+  --wait --timeout 10m "$@"

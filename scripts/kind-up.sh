@@ -26,6 +26,8 @@ kind load docker-image --name "$cluster" "greenlight/operator:$tag" "greenlight/
 
 scripts/helm-deploy.sh greenlight greenlight-system \
   --set image.tag="$tag" \
+  --set operator.image.repository=greenlight/operator \
+  --set apiService.image.repository=greenlight/api \
   --set apiService.strategy.scaleDownDelaySeconds=20 \
   --set apiService.verification.durationSeconds=15
 echo "kind-up: Greenlight runs on kind-$cluster; try: kubectl get releases -A"

@@ -48,6 +48,9 @@ def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec 
             problem = factory.check_gate(gate, f"{field}[{index}]")
             if problem is not None:
                 return SpecProblem(field=problem.field, message=problem.message)
+    pod_problem = _pod_template_problem(spec.template)
+    if pod_problem is not None:
+        return pod_problem
     if spec.replicas < 1:
         return SpecProblem(
             field="spec.replicas",
@@ -60,6 +63,41 @@ def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec 
             message="is not set and the first container declares no port; set one of them",
         )
     return ValidSpec(spec=spec, target_port=target_port)
+
+
+def _pod_template_problem(template: dict[str, Any]) -> SpecProblem | None:
+    """What the Deployment API would refuse in the pod template, checked before anything is
+    created: the CRD's schema says the same, but an older CRD (or a server that skips it) lets
+    an empty template through, and a server that does not validate Deployments would run it."""
+    where = "spec.template.spec.containers"
+    pod = template.get("spec")
+    containers = pod.get("containers") if isinstance(pod, dict) else None
+    if not isinstance(containers, list) or not containers:
+        return SpecProblem(field=where, message="is empty: a pod needs at least one container")
+    names: set[str] = set()
+    for index, container in enumerate(containers):
+        here = f"{where}[{index}]"
+        if not isinstance(container, dict):
+            return SpecProblem(field=here, message="is not an object")
+        for key in ("name", "image"):
+            value = container.get(key)
+            if not isinstance(value, str) or not value:
+                return SpecProblem(field=f"{here}.{key}", message="is required")
+        if container["name"] in names:
+            return SpecProblem(
+                field=f"{here}.name", message=f"{container['name']!r} is used by another container"
+            )
+        names.add(container["name"])
+        ports = container.get("ports")
+        # Ports that are not a list are reported where they matter: the target port.
+        for number, port in enumerate(ports if isinstance(ports, list) else []):
+            value = port.get("containerPort") if isinstance(port, dict) else None
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+                return SpecProblem(
+                    field=f"{here}.ports[{number}].containerPort",
+                    message=f"is {value!r}; a port is a number from 1 to 65535",
+                )
+    return None
 
 
 def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpec]]]:

@@ -351,7 +351,7 @@ def test_deletion_removes_everything_owned(
         cluster.delete(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
         wait_for(lambda: cluster.get(models.API_VERSION, models.PLURAL, NAMESPACE, "web") is None)
         wait_for(lambda: cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") is None)
-        assert cluster.get("v1", "services", NAMESPACE, "web") is None
+        assert cluster.get("v1", "services", NAMESPACE, "broken") is None
 
 
 def test_spec_change_while_the_last_tick_still_acts(
@@ -457,6 +457,45 @@ def test_malformed_ports_give_invalid_spec_not_a_crash_loop(
         status = wait_phase(cluster, Phase.FAILED, name="broken")
         assert "spec.service.targetPort" in status.message
         wait_phase(cluster, Phase.SUCCEEDED, name="fine")
+
+
+@pytest.mark.parametrize(
+    ("pod", "field"),
+    [
+        ({}, "spec.template.spec.containers"),
+        ({"containers": []}, "spec.template.spec.containers"),
+        ({"containers": [{"name": "web"}]}, "spec.template.spec.containers[0].image"),
+        (
+            {"containers": [{"name": "a", "image": "i"}, {"name": "a", "image": "j"}]},
+            "spec.template.spec.containers[1].name",
+        ),
+        (
+            {"containers": [{"name": "a", "image": "i", "ports": [{"containerPort": 70000}]}]},
+            "spec.template.spec.containers[0].ports[0].containerPort",
+        ),
+    ],
+    ids=["no-containers", "empty-containers", "no-image", "duplicate-name", "port-out-of-range"],
+)
+def test_a_pod_template_the_deployment_api_would_refuse_is_an_invalid_spec(
+    cluster: EmulatedCluster,
+    apps: FakeApps,
+    controllers: FakeControllers,
+    pod: dict[str, Any],
+    field: str,
+) -> None:
+    """Where the CRD's schema was bypassed (an older CRD), the operator refuses the template
+    itself, naming the field, and creates nothing."""
+    with RunningOperator(cluster):
+        # A target port, so that only the pod template is wrong.
+        broken = release(name="broken", strategy=FAST, service={"targetPort": 8080})
+        broken["spec"]["template"]["spec"] = pod
+        cluster.create(broken)
+        status = wait_phase(cluster, Phase.FAILED, name="broken")
+        assert status.message.startswith(f"invalid spec: {field} "), status.message
+        invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
+        assert invalid.status == "True"
+    assert cluster.get("apps/v1", "deployments", NAMESPACE, "broken-blue") is None
+    assert cluster.get("v1", "services", NAMESPACE, "web") is None
 
 
 def test_a_template_the_api_server_refuses_fails_as_an_invalid_spec(

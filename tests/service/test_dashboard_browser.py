@@ -3,6 +3,7 @@ stream, and a button press reaching the API and the cluster."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Iterator
 
@@ -14,11 +15,14 @@ from greenlight_sandbox.emulator import EmulatedCluster, UserInfo, wait_for
 from tests.service import live
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
+# The pipeline sets it: there a missing Chromium is a failure, never a skip.
+REQUIRED = os.environ.get("GREENLIGHT_REQUIRE_BROWSER") == "1"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)"
+        not CHROMIUM.exists() and not REQUIRED,
+        reason="needs Debian's chromium (apt-get install chromium)",
     ),
 ]
 
@@ -38,6 +42,7 @@ ARGS = [
 def browser_page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing (GREENLIGHT_REQUIRE_BROWSER=1)"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_page()

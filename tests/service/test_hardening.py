@@ -148,3 +148,19 @@ def test_html_pages_carry_a_content_security_policy(make_service: Callable[..., 
     assert "default-src 'none'" in page.headers["content-security-policy"]
     dashboard = make_service().client.get("/")
     assert "script-src 'self'" in dashboard.headers["content-security-policy"]
+
+
+def test_every_status_a_rollback_answers_is_in_the_openapi_document(service: Service) -> None:
+    """A schema fuzzer flags any status the document does not list: send what it sends (no
+    auth, bytes that are not JSON, a body over the limit) and check each answer is listed."""
+    documented = service.client.get("/openapi.json").json()["paths"][
+        "/api/v1/namespaces/{ns}/releases/{name}/rollback"
+    ]["post"]["responses"]
+    json_header = {"Content-Type": "application/json"}
+    answers = {
+        service.client.post(ROLLBACK, content=b"\x00\xff{", headers=json_header).status_code,
+        service.client.post(ROLLBACK, content=b"{" + b" " * 70_000 + b"}").status_code,
+    }
+    assert answers == {401, 413}
+    assert answers <= {int(code) for code in documented}
+    assert {"202", "401", "403", "404", "409", "413", "422", "503"} <= set(documented)

@@ -15,17 +15,19 @@ from tests.validation import tools
 
 Doc = dict[str, Any]
 
-# Kinds whose CRDs the chart itself installs: on a cluster where they are served, the chart
-# renders its objects of these kinds. Rendering as if they were served shows everything.
+# Kinds of CRDs the chart does not install (the Prometheus Operator's): rendering as if the
+# cluster served them shows everything. The chart's own CRDs (its `crds/` folders) need no
+# such flag: Helm installs them before it renders the templates.
 SERVED = (
-    "greenlight.dev/v1alpha1/Release",
-    "kopf.dev/v1/ClusterKopfPeering",
-    "kopf.dev/v1/KopfPeering",
     "monitoring.coreos.com/v1/ServiceMonitor",
     "monitoring.coreos.com/v1/PodMonitor",
 )
 
 SCENARIOS = sorted(p.name for p in (tools.CHART / "ci").glob("*-values.yaml"))
+
+# The values every install must give (the image repositories have no default); rendered first,
+# so that a scenario's own values win.
+REQUIRED_VALUES = tools.CHART / "ci" / "default-values.yaml"
 
 
 def scenario(name: str) -> pathlib.Path:
@@ -33,11 +35,16 @@ def scenario(name: str) -> pathlib.Path:
 
 
 def template_text(
-    *values_files: pathlib.Path, sets: tuple[str, ...] = (), served: bool = True
+    *values_files: pathlib.Path,
+    sets: tuple[str, ...] = (),
+    served: bool = True,
+    required: bool = True,
 ) -> tools.Result:
-    args: list[str | pathlib.Path] = ["template", "greenlight", tools.CHART]
+    """`helm template` with the chart's CRDs (`--include-crds`); `required=False` leaves out
+    the required values."""
+    args: list[str | pathlib.Path] = ["template", "greenlight", tools.CHART, "--include-crds"]
     args += ["--namespace", tools.NAMESPACE, "--kube-version", tools.KUBERNETES_VERSION]
-    for path in values_files:
+    for path in (REQUIRED_VALUES, *values_files) if required else values_files:
         args += ["--values", path]
     for assignment in sets:
         args += ["--set", assignment]
@@ -71,7 +78,7 @@ def notes(*values_files: pathlib.Path, served: bool = True) -> str:
         (chart / "templates" / "zz-notes.yaml").write_text(_NOTES_PROBE)
         args: list[str | pathlib.Path] = ["template", "greenlight", chart]
         args += ["--namespace", tools.NAMESPACE, "--show-only", "templates/zz-notes.yaml"]
-        for path in values_files:
+        for path in (REQUIRED_VALUES, *values_files):
             args += ["--values", path]
         if served:
             for api in SERVED:

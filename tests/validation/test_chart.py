@@ -40,7 +40,7 @@ def test_renders_valid_kubernetes_objects(scenario: str, tmp_path: pathlib.Path)
 # Combinations beyond the scenarios, rendered and validated the same way.
 COMBINATIONS = {
     "no-api-service": ("apiService.enabled=false",),
-    "crds-elsewhere": ("crds.install=false",),
+    "peering-crds-owned-elsewhere": ("operator.peering.enabled=true", "operator.replicas=2"),
     "namespaced-peering": (
         "operator.watchNamespaces={greenlight-system,shop}",
         "operator.peering.enabled=true",
@@ -82,6 +82,7 @@ BROKEN_VALUES = [
     ("values-privileged.yaml", "allowPrivilegeEscalation", True),
     ("values-replicas-without-peering.yaml", "peering", True),
     ("values-namespaced-without-own-namespace.yaml", "must include the release namespace", False),
+    ("values-peering-crds-without-peering.yaml", "installCRDs needs operator.peering", False),
 ]
 
 
@@ -109,28 +110,53 @@ def test_kubernetes_validate_refuses_a_broken_object() -> None:
     assert "'eighty' is not of type 'integer'" in result.output
 
 
-def test_first_install_defers_objects_of_its_own_kinds() -> None:
-    """Helm maps every object before it creates any: a Release whose CRD this same install
-    creates cannot be in the first install; it comes with the next upgrade, and NOTES says so."""
+def test_one_install_creates_the_whole_system() -> None:
+    """The Release CRD is in the chart's `crds/` folder (Kopf's peering CRDs in its subchart's),
+    which Helm installs before it maps any template: the API service's Release and the peering
+    object are in the first install, on a cluster that served none of these kinds before, and
+    NOTES never asks for a second run."""
     docs = rendering.render(rendering.scenario("peering-values.yaml"), served=False)
-    kinds = {doc["kind"] for doc in docs}
-    assert "CustomResourceDefinition" in kinds
-    assert not kinds & {"Release", "ClusterKopfPeering", "KopfPeering"}
+    crds = {doc["metadata"]["name"] for doc in rendering.by_kind(docs, "CustomResourceDefinition")}
+    assert crds == {
+        "releases.greenlight.dev",
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
+    assert rendering.one(docs, "Release", "greenlight-api")
+    assert rendering.one(docs, "ClusterKopfPeering", "greenlight")
     operator = rendering.one(docs, "Deployment")
-    assert operator["spec"]["replicas"] == 1, "unpeered, one replica only"
-    assert "--standalone" in operator["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert operator["spec"]["replicas"] == 2
+    assert not list((tools.CHART / "templates").rglob("*customresourcedefinition*"))
+    for template in (tools.CHART / "templates").rglob("*"):
+        if template.is_file():
+            assert "kind: CustomResourceDefinition" not in template.read_text(), template
+    assert "once more" not in rendering.notes(rendering.scenario("peering-values.yaml"))
+    assert "Capabilities" not in (tools.CHART / "templates" / "_helpers.tpl").read_text()
 
-    notes = rendering.notes(rendering.scenario("peering-values.yaml"), served=False)
-    assert notes.count("Run the same helm command once more") == 2, notes
-    assert "Run the same helm command" not in rendering.notes(
-        rendering.scenario("peering-values.yaml")
+
+def test_peering_crds_are_a_value_of_their_own() -> None:
+    """Kopf's peering CRDs are cluster-wide and may belong to another Kopf-based operator:
+    peering alone does not install them, and without peering they are never installed."""
+
+    def crds(*sets: str) -> set[str]:
+        docs = rendering.render(sets=sets)
+        return {d["metadata"]["name"] for d in rendering.by_kind(docs, "CustomResourceDefinition")}
+
+    assert crds() == {"releases.greenlight.dev"}
+    peered = ("operator.peering.enabled=true", "operator.replicas=2")
+    assert crds(*peered) == {"releases.greenlight.dev"}
+    assert "clusterkopfpeerings.kopf.dev" in crds(*peered, "operator.peering.installCRDs=true")
+
+
+def test_image_repositories_are_required_with_a_clear_message() -> None:
+    """No image is published under the old default names: an install names its registry."""
+    rendered = rendering.template_text(required=False)
+    assert rendered.returncode != 0
+    assert "operator.image.repository is required" in rendered.output, rendered.output
+    rendered = rendering.template_text(
+        sets=("operator.image.repository=r.example/op",), required=False
     )
-
-
-def test_crds_managed_elsewhere_render_everything() -> None:
-    docs = rendering.render(sets=("crds.install=false",), served=False)
-    assert not rendering.by_kind(docs, "CustomResourceDefinition")
-    assert rendering.one(docs, "Release")
+    assert "apiService.image.repository is required" in rendered.output, rendered.output
 
 
 def test_peering_runs_replicas_with_distinct_priorities() -> None:
@@ -143,7 +169,7 @@ def test_peering_runs_replicas_with_distinct_priorities() -> None:
     assert "--standalone" not in container["args"]
     assert "--priority" in " ".join(container["command"])
     assert rendering.one(docs, "ClusterKopfPeering", "greenlight")
-    assert rendering.one(docs, "PodDisruptionBudget")
+    assert rendering.one(docs, "PodDisruptionBudget", "greenlight-operator")
     crds = {doc["metadata"]["name"] for doc in rendering.by_kind(docs, "CustomResourceDefinition")}
     assert {"clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"} <= crds
 
@@ -289,3 +315,29 @@ def test_an_alb_answers_metrics_itself() -> None:
     )
     assert action["type"] == "fixed-response"
     assert action["fixedResponseConfig"]["statusCode"] == "404"
+
+
+def test_a_drain_never_empties_the_serving_api_colour() -> None:
+    """A PodDisruptionBudget selects the API pods of both colours (the labels the Release's
+    template gives them), so evictions take them one at a time."""
+    docs = rendering.render()
+    budget = rendering.one(docs, "PodDisruptionBudget", "greenlight-api")
+    template_labels = rendering.one(docs, "Release")["spec"]["template"]["metadata"]["labels"]
+    selector = budget["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= template_labels.items()
+    assert selector["app.kubernetes.io/component"] == "api"
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in budget["spec"]
+    off = rendering.render(sets=("apiService.podDisruptionBudget.enabled=false",))
+    assert not [d for d in rendering.by_kind(off, "PodDisruptionBudget")]
+
+
+def test_eks_pulls_both_images_with_the_pull_secret() -> None:
+    """EKS nodes have no credentials for the project's registry: the pull secret the deploy
+    job creates reaches the operator's pods and the API service's pods of both colours."""
+    docs = rendering.render(rendering.scenario("eks-values.yaml"))
+    pods = dict(rendering.pod_specs(docs))
+    assert set(pods) == {"Deployment/greenlight-operator", "Release/greenlight-api"}
+    for where, pod in pods.items():
+        assert pod["imagePullSecrets"] == [{"name": "greenlight-registry"}], where
+        assert pod["containers"][0]["image"].startswith("registry.example.com/greenlight/")

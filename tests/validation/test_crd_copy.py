@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import pathlib
 import subprocess
 import sys
 
@@ -11,8 +10,8 @@ from greenlight import crd
 from tests.validation import rendering, tools
 
 MANIFEST = tools.ROOT / "manifests" / "crds" / "releases.greenlight.dev.yaml"
-CHART_COPY = tools.CHART / "templates" / "crds" / "releases.greenlight.dev.yaml"
-KEEP = "helm.sh/resource-policy"
+# Helm's `crds/` folder: installed before the templates are mapped, never templated.
+CHART_COPY = tools.CHART / "crds" / "releases.greenlight.dev.yaml"
 
 
 def _chart_crd(*sets: str) -> rendering.Doc:
@@ -20,38 +19,24 @@ def _chart_crd(*sets: str) -> rendering.Doc:
     return rendering.one(docs, "CustomResourceDefinition", crd.CRD_NAME)
 
 
-def _without_keep(doc: rendering.Doc) -> rendering.Doc:
-    stripped = copy.deepcopy(doc)
-    annotations = stripped["metadata"].get("annotations", {})
-    annotations.pop(KEEP, None)
-    if not annotations:
-        stripped["metadata"].pop("annotations", None)
-    return stripped
-
-
 def test_chart_crd_is_the_manifest_crd() -> None:
     (manifest,) = rendering.load_yaml_file(MANIFEST)
-    chart = _chart_crd()
-    assert chart["metadata"]["annotations"] == {KEEP: "keep"}
-    assert _without_keep(chart) == manifest
-
-
-def test_keep_and_install_switches() -> None:
-    assert "annotations" not in _chart_crd("crds.keep=false")["metadata"]
-    docs = rendering.render(sets=("crds.install=false",))
-    assert rendering.by_kind(docs, "CustomResourceDefinition") == []
+    assert _chart_crd() == manifest
 
 
 def test_chart_copy_is_what_make_crd_writes() -> None:
-    assert CHART_COPY.read_text() == crd.render_helm(), "run `make crd` after changing the models"
+    assert CHART_COPY.read_text() == crd.render(), "run `make crd` after changing the models"
+    assert not (tools.CHART / "templates" / "crds").exists(), "a templated CRD comes too late"
 
 
-def test_the_helm_flag_of_the_generator(tmp_path: pathlib.Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "greenlight.crd", "--helm"],
-        capture_output=True, text=True, check=True, cwd=tools.ROOT,
-    )  # fmt: skip
-    assert done.stdout == CHART_COPY.read_text()
+def test_make_crd_writes_both_copies() -> None:
+    makefile = (tools.ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\ncrd:") :].split("\n\n", 1)[0]
+    assert "> manifests/crds/releases.greenlight.dev.yaml" in recipe
+    assert "> charts/greenlight/crds/releases.greenlight.dev.yaml" in recipe
+
+
+def test_the_generator_prints_the_manifest() -> None:
     plain = subprocess.run(
         [sys.executable, "-m", "greenlight.crd"],
         capture_output=True, text=True, check=True, cwd=tools.ROOT,
@@ -66,4 +51,4 @@ def test_a_drifted_copy_is_caught() -> None:
     drifted["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
         "replicas"
     ]["minimum"] = 1
-    assert _without_keep(_chart_crd()) != drifted
+    assert _chart_crd() != drifted

@@ -76,7 +76,7 @@ def test_the_script_check_catches_a_mistake() -> None:
 
 def test_stages_in_order() -> None:
     assert _pipeline()["stages"] == [
-        "lint", "test", "build", "e2e", "deploy-staging", "deploy-production",
+        "lint", "test", "build", "scan", "e2e", "deploy-staging", "deploy-production",
     ]  # fmt: skip
     stages = {job.get("stage") for job in _jobs().values()}
     assert stages == set(_pipeline()["stages"])
@@ -128,8 +128,8 @@ def test_deploys_have_environments_and_production_is_manual() -> None:
     assert all(rule.get("when") != "manual" for rule in staging["rules"])
     script = _script(staging)
     assert "helm-deploy.sh" in script
-    assert "patch release" in script
-    assert 'greenlight wait "$APP_RELEASE"' in script and "--for succeeded" in script
+    assert "patch releases.greenlight.dev" in script
+    assert 'greenlight.cli wait "$APP_RELEASE"' in script and "--for succeeded" in script
     assert staging["resource_group"] == "staging" and production["resource_group"] == "production"
 
 
@@ -145,3 +145,107 @@ def test_no_secret_in_the_file() -> None:
     found = {name for name, pattern in patterns.items() if re.search(pattern, text)}
     assert found == set()
     assert "$CI_REGISTRY_PASSWORD" in text
+
+
+def _deploys() -> list[dict[str, Any]]:
+    jobs = _jobs()
+    return [jobs["deploy-staging"], jobs["deploy-production"]]
+
+
+def _merged(job: dict[str, Any]) -> dict[str, Any]:
+    """The job with what it extends (one level, as this file uses it)."""
+    template = job.get("extends")
+    return {**_pipeline()[template], **job} if template else job
+
+
+def test_deploy_jobs_are_never_interruptible() -> None:
+    """A cancelled `helm upgrade --wait` leaves the Helm release pending: the default's
+    `interruptible: true` must not reach the deploy jobs."""
+    assert _pipeline()["default"]["interruptible"] is True
+    for job in _deploys():
+        assert _merged(job)["interruptible"] is False
+        assert job["resource_group"] in {"staging", "production"}
+
+
+def test_deploys_create_a_pull_secret_and_give_it_to_the_chart() -> None:
+    script = _script(_jobs()["deploy-staging"])
+    assert 'for ns in "$HELM_NAMESPACE" "$APP_NAMESPACE"' in script
+    assert 'create secret docker-registry "$PULL_SECRET"' in script
+    assert '--docker-password="$REGISTRY_DEPLOY_TOKEN"' in script
+    assert '--set "image.pullSecrets[0].name=$PULL_SECRET"' in script
+    assert _pipeline()["variables"]["PULL_SECRET"] == "greenlight-registry"
+
+
+def test_the_browser_test_cannot_be_skipped_in_the_pipeline() -> None:
+    job = _jobs()["test"]
+    assert "apt-get install -y -qq --no-install-recommends chromium" in _script(job)
+    assert job["variables"]["GREENLIGHT_REQUIRE_BROWSER"] == "1"
+    browser_test = (tools.ROOT / "tests" / "service" / "test_dashboard_browser.py").read_text()
+    assert 'os.environ.get("GREENLIGHT_REQUIRE_BROWSER") == "1"' in browser_test
+
+
+def test_security_scans() -> None:
+    """bandit's rules in ruff (each ignore explained), the locked dependencies audited, and
+    both pushed images scanned."""
+    pyproject = (tools.ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^\s+"S",\s+#', pyproject, re.MULTILINE)
+    ignores = pyproject[pyproject.index("[tool.ruff.lint.per-file-ignores]") :]
+    ignores = ignores.split("\n\n[", 1)[0]
+    for line in ignores.splitlines()[1:]:
+        if '"S' in line and not line.lstrip().startswith('"tests/**"'):
+            above = ignores[: ignores.index(line)].rstrip().splitlines()[-1]
+            assert "#" in line or above.lstrip().startswith("#"), f"no reason for: {line}"
+    audit = _script(_jobs()["audit:dependencies"])
+    assert "pip-audit --require-hashes --disable-pip --strict -r requirements.lock" in audit
+    assert "-r requirements-deploy.lock" in audit
+    scan = _jobs()["scan"]
+    assert scan["parallel"]["matrix"] == [{"TARGET": ["operator", "api"]}]
+    assert "--exit-code 1" in _script(scan)
+    assert '"$CI_REGISTRY_IMAGE/$TARGET:$CI_COMMIT_SHA"' in _script(scan)
+    assert scan["needs"] == ["build"]
+    ci_run = (tools.ROOT / ".ci" / "run").read_text()
+    assert "pip-audit" in ci_run
+
+
+def test_deploys_run_only_pinned_code_with_the_aws_role() -> None:
+    """The AWS identity token is in the environment for the whole job: every install there is
+    hash-pinned, nothing comes from earlier jobs, and the variables are checked first."""
+    for job in _deploys():
+        merged = _merged(job)
+        script = _script(job)
+        assert merged["dependencies"] == []
+        assert "make venv" not in script and "make tools" not in script
+        installs = [line for line in script.splitlines() if "pip install" in line]
+        assert installs, "the deploy installs its tools"
+        for line in installs:
+            assert "--require-hashes" in line and "-r requirements-deploy.lock" in line, line
+        assert "scripts/fetch-tools.sh" in script
+        assert merged["before_script"][0] == "scripts/deploy-preflight.sh"
+        assert "APP_IMAGE" not in merged.get("variables", {})
+    production = _jobs()["deploy-production"]
+    (rule,) = production["rules"]
+    assert rule["when"] == "manual" and rule["allow_failure"] is True
+    locked = (tools.ROOT / "requirements-deploy.lock").read_text()
+    assert "awscli==" in locked and "--hash=sha256:" in locked
+
+
+KUBECTL_ON_RELEASES = re.compile(
+    r"kubectl\b[^\n|;&]*?\s(?:get|patch|describe|edit|delete|wait)\s+(?:-\S+\s+\S+\s+)*"
+    r"(?:releases?|rel)(?![.\w])"
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".gitlab-ci.yml", "docs/install.md", "README.md", "charts/greenlight/templates/NOTES.txt"],
+)
+def test_kubectl_names_releases_fully_qualified(path: str) -> None:
+    """`kubectl get releases` can hit another API group's "releases": always the full name."""
+    text = (tools.ROOT / path).read_text()
+    assert KUBECTL_ON_RELEASES.findall(text) == []
+
+
+def test_the_release_name_check_catches_a_short_name() -> None:
+    for line in ("kubectl get releases -A", "kubectl -n x patch release web --type json"):
+        assert KUBECTL_ON_RELEASES.search(line), line
+    assert not KUBECTL_ON_RELEASES.search("kubectl get releases.greenlight.dev -A")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import shutil
 import time
 
 import pytest
@@ -35,3 +36,20 @@ def test_fetch_tools_is_idempotent() -> None:
     assert result.returncode == 0, result.output
     assert result.output == ""
     assert time.monotonic() - started < 2
+
+
+def test_fetch_tools_checks_cached_binaries_every_time(tmp_path: pathlib.Path) -> None:
+    """A cached helm that is not the pinned binary (a poisoned CI cache) is refused, not run:
+    a copy of the script works on a copy of `.tools` whose helm was altered."""
+    tools.find("helm")
+    root = tmp_path / "repo"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(tools.ROOT / "scripts" / "fetch-tools.sh", root / "scripts")
+    shutil.copytree(tools.ROOT / ".tools", root / ".tools")
+    good = tools.run("bash", root / "scripts" / "fetch-tools.sh")
+    assert good.returncode == 0 and good.output == "", good.output
+    helm = root / ".tools" / "bin" / "helm"
+    helm.write_bytes(helm.read_bytes() + b"\0")
+    bad = tools.run("bash", root / "scripts" / "fetch-tools.sh")
+    assert bad.returncode != 0
+    assert "does not match its pinned SHA-256" in bad.output

@@ -58,10 +58,16 @@ def test_deploys_the_chart_with_the_built_images() -> None:
     templates = release["setValueTemplates"]
     assert templates["operator.image.repository"] == "{{.IMAGE_REPO_greenlight_operator}}"
     assert templates["apiService.image.tag"] == "{{.IMAGE_TAG_greenlight_api}}"
-    # The CRD goes first, by a hook, so that one deploy creates the API service's Release.
-    assert release["setValues"]["crds.install"] == "false"
-    hook = _config()["deploy"]["helm"]["hooks"]["before"][0]["host"]["command"]
-    assert "manifests/crds/releases.greenlight.dev.yaml" in " ".join(hook)
+    assert "crds.install" not in release["setValues"]
+
+
+def test_the_crd_hook_uses_skaffolds_kube_context() -> None:
+    """The hook applies the chart's CRDs (Helm never upgrades them) to the cluster skaffold
+    deploys to: every kubectl in it names skaffold's context, never the current one."""
+    hook = " ".join(_config()["deploy"]["helm"]["hooks"]["before"][0]["host"]["command"])
+    assert "-f charts/greenlight/crds/" in hook
+    assert "--server-side" in hook
+    assert hook.count("kubectl") == hook.count('kubectl --context "$SKAFFOLD_KUBE_CONTEXT"') == 2
 
 
 def test_dev_and_e2e_profiles() -> None:

@@ -77,43 +77,25 @@ app.kubernetes.io/component: api
 {{- end }}
 {{- end }}
 
-{{/* repository[:tag][@digest] of one component: (dict "image" .Values.x.image "root" .) */}}
+{{/*
+repository[:tag][@digest] of one component: (dict "image" .Values.x.image "name" "x" "short" "x" "root" .)
+The repository has no default: this project publishes no image under a public name, so an
+install names the registry its images were pushed to (the pipeline's $CI_REGISTRY_IMAGE/x).
+*/}}
 {{- define "greenlight.image" -}}
+{{- $repository := required (printf "%s.image.repository is required: the registry the %s image was pushed to, e.g. --set %s.image.repository=registry.example.com/greenlight/%s (the pipeline pushes $CI_REGISTRY_IMAGE/%s)" .name .short .name .short .short) .image.repository -}}
 {{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
 {{- if .image.digest -}}
-{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- printf "%s@%s" $repository .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
+{{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 {{- end }}
 
-{{/*
-Whether the cluster serves a kind, or will once this install is done: "true" or "".
-Helm checks every object against the cluster's API before it creates anything, so an object
-of a kind whose CRD this same install creates (the API service's Release, a Kopf peering) is
-rendered only when the CRD is already served, or when the CRDs are managed outside the chart
-(`crds.install: false`). On a first install these objects come with the next `helm upgrade`.
-Arguments: (list $ "group/version/Kind")
-*/}}
-{{- define "greenlight.served" -}}
-{{- $root := index . 0 -}}
-{{- if or (not $root.Values.crds.install) ($root.Capabilities.APIVersions.Has (index . 1)) -}}
-true
-{{- end -}}
-{{- end }}
-
-{{/* "true" when the operator runs with peering (the peering objects can be created). */}}
+{{/* "true" when the operator runs with peering. */}}
 {{- define "greenlight.peeringActive" -}}
 {{- if .Values.operator.peering.enabled -}}
-{{- $kind := ternary "kopf.dev/v1/ClusterKopfPeering" "kopf.dev/v1/KopfPeering" (empty .Values.operator.watchNamespaces) -}}
-{{- include "greenlight.served" (list . $kind) -}}
-{{- end -}}
-{{- end }}
-
-{{/* "true" when the API service's Release is rendered. */}}
-{{- define "greenlight.apiReleaseRendered" -}}
-{{- if .Values.apiService.enabled -}}
-{{- include "greenlight.served" (list . "greenlight.dev/v1alpha1/Release") -}}
+true
 {{- end -}}
 {{- end }}
 
@@ -121,6 +103,9 @@ true
 {{- define "greenlight.validate" -}}
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.peering.enabled) }}
 {{- fail "operator.replicas > 1 needs operator.peering.enabled: two standalone operators would act on the same Releases at once" }}
+{{- end }}
+{{- if and .Values.operator.peering.installCRDs (not .Values.operator.peering.enabled) }}
+{{- fail "operator.peering.installCRDs needs operator.peering.enabled: Kopf's peering CRDs are cluster-wide and only a peered operator uses them" }}
 {{- end }}
 {{- if and .Values.apiService.enabled .Values.operator.watchNamespaces (not (has .Release.Namespace .Values.operator.watchNamespaces)) }}
 {{- fail (printf "operator.watchNamespaces must include the release namespace %q while apiService.enabled: the API service is a Release the operator has to serve" .Release.Namespace) }}

@@ -49,7 +49,8 @@ def _describe(error: dict[str, Any]) -> str:
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # registered for that type only
+        raise exc
     problems = [
         {k: v for k, v in error.items() if k in {"loc", "msg", "type"}} for error in exc.errors()
     ]

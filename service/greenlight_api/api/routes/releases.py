@@ -99,7 +99,12 @@ async def _act(
     )
 
 
-_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": schemas.Problem}}
+# Actions take a body: one over the body limit is refused with 413 before anything reads it.
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"model": schemas.Problem},
+    413: {"model": schemas.Problem, "description": "Request body too large"},
+}
 
 
 @router.post(
