@@ -33,6 +33,14 @@ def revision_object_name(release: str, revision: int) -> str:
     return f"{release}-r{revision}"
 
 
+def event_name(release: str, uid: str, sequence: int) -> str:
+    """The Event of number `sequence` of one Release: the same Event always gets the same name
+    (so posting it twice is refused as a duplicate), and a Release recreated under the same
+    name (another uid) never collides with the Events its predecessor left."""
+    incarnation = uid.replace("-", "").lower()[:12]
+    return f"{release}.{incarnation}.{sequence}" if incarnation else f"{release}.{sequence}"
+
+
 def template_hash(template: dict[str, Any]) -> str:
     """A stable hash of a pod template: equal templates hash equally whatever the key order."""
     canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))

@@ -8,7 +8,9 @@ walks the active Service's whole history (invariant 1 of the contract).
 
 from __future__ import annotations
 
+import collections
 import datetime
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -876,3 +878,99 @@ def test_a_release_recreated_before_garbage_collection_is_released_once_it_is_do
         assert status.stable_revision == 1
         assert wait_for(lambda: selector_color(cluster) == "blue")
         assert {c.type: c.status for c in status_of(cluster).conditions}["InvalidSpec"] == "False"
+
+
+def _greenlight_events(cluster: EmulatedCluster, name: str = "web") -> list[dict[str, Any]]:
+    """The operator's own Events on the Release (not Kopf's reports of failed ticks)."""
+    return [
+        e
+        for e in cluster.list("v1", "events", NAMESPACE)
+        if e.get("involvedObject", {}).get("name") == name
+        and e.get("source", {}).get("component") == "greenlight"
+    ]
+
+
+def _first_switch(cluster: EmulatedCluster, color: str) -> tuple[int, float]:
+    """The resourceVersion of the first stored active Service selecting `color`, and the wall
+    clock time at which the request that wrote it was answered."""
+    version = next(
+        s
+        for s in cluster.history("v1", "services", NAMESPACE, "web")
+        if (s["spec"].get("selector") or {}).get(models.LABEL_COLOR) == color
+    )
+    # Requests carry monotonic times: the active Service is the last one created.
+    created = [
+        r
+        for r in cluster.requests
+        if r.method == "POST" and r.path.endswith(f"/namespaces/{NAMESPACE}/services")
+    ]
+    answered = [r for r in created if r.status == 201][-1]
+    offset = time.time() - time.monotonic()
+    return int(version["metadata"]["resourceVersion"]), answered.time + offset
+
+
+def test_transitions_survive_a_crash_between_the_status_write_and_the_events(
+    cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
+) -> None:
+    """The tick that decides the switch writes status, then neither its Service write nor its
+    Events get through, and the operator stops. The restarted operator completes the switch,
+    posts the gate-passed, switch and post-verification Events exactly once, and counts the
+    verification window from the moment the active Service selects the new colour."""
+    verify = {
+        "durationSeconds": 2,
+        "gates": [
+            {
+                "name": "smoke",
+                "http": {"path": "/healthz"},
+                "intervalSeconds": 1,
+                "failureThreshold": 3,
+            }
+        ],
+    }
+    with RunningOperator(cluster):
+        cluster.create(release(gates=GATES, verification=verify, strategy=FAST))
+        wait_phase(cluster, Phase.VERIFYING)
+        cluster.inject_errors(method="POST", path_regex=r"/events$", status=500, count=10_000)
+        cluster.inject_errors(method="POST", path_regex=r"/services$", status=500, count=10_000)
+        status = wait_phase(cluster, Phase.POST_VERIFICATION)
+        assert status.active_color == "blue" and status.actions_pending
+    stopped_at = time.time()
+    assert selector_color(cluster) is None
+    cluster.clear_faults()
+    with RunningOperator(cluster):
+        status = wait_phase(cluster, Phase.SUCCEEDED)
+        assert wait_for(
+            lambda: "Succeeded" in [e["reason"] for e in _greenlight_events(cluster)], timeout=10
+        )
+    posted = collections.Counter(
+        (e["reason"], e["message"].split(":")[0] if e["reason"] == "GatePassed" else "")
+        for e in _greenlight_events(cluster)
+    )
+    assert posted == {
+        ("ReleaseStarted", ""): 1,
+        ("Progressing", ""): 1,
+        ("Verifying", ""): 1,
+        ("GatePassed", "gate readyz"): 1,
+        ("SwitchService", ""): 1,
+        ("PostVerification", ""): 1,
+        ("GatePassed", "gate smoke"): 1,
+        ("Succeeded", ""): 1,
+    }, posted
+    switch_rv, switch_time = _first_switch(cluster, "blue")
+    assert switch_time > stopped_at  # the switch happened after the restart
+    # The window was first started by a status write after the Service's switch, at a time
+    # after it, and it lasted its whole duration from there.
+    started = [
+        (int(v["metadata"]["resourceVersion"]), v["status"]["verificationStartedAt"])
+        for v in cluster.history(models.API_VERSION, models.PLURAL, NAMESPACE, "web")
+        if (v.get("status") or {}).get("verificationStartedAt")
+    ]
+    first_rv, first_start = started[0]
+    assert first_rv > switch_rv, (first_rv, switch_rv)
+    start = datetime.datetime.fromisoformat(first_start.replace("Z", "+00:00")).timestamp()
+    assert start >= switch_time - 0.01, (start, switch_time)
+    succeeded = datetime.datetime.fromisoformat(
+        (status.phase_started_at or "").replace("Z", "+00:00")
+    ).timestamp()
+    assert succeeded - switch_time >= verify["durationSeconds"]
+    assert_never_succeeded_before_the_service(cluster)

@@ -407,6 +407,28 @@ class TestReleaseWrites:
         assert (event["type"], event["reason"]) == ("Warning", "SwitchBack")
         assert event["source"]["component"] == "greenlight"
 
+    def test_a_numbered_event_posted_again_appears_once_with_its_transitions_time(
+        self, gateway: ClusterGateway, target: ReleaseTarget, cluster: EmulatedCluster
+    ) -> None:
+        switch = act.PostEvent(
+            type=act.EventType.NORMAL,
+            reason="SwitchService",
+            message="active Service now selects green",
+            sequence=4,
+            at="2026-01-01T10:00:00Z",
+        )
+        gateway.apply(target, switch)
+        gateway.apply(target, switch)  # after a restart, before status recorded it posted
+        posted = cluster.list("v1", "events", "shop")
+        assert [e["metadata"]["name"] for e in posted] == [
+            naming.event_name(target.name, target.uid, 4)
+        ]
+        assert posted[0]["firstTimestamp"] == "2026-01-01T10:00:00Z"
+        # Another Event under a number already used (decided from an older status) is kept.
+        gateway.apply(target, act.PostEvent(**{**vars(switch), "reason": "GatePassed"}))
+        reasons = sorted(e["reason"] for e in cluster.list("v1", "events", "shop"))
+        assert reasons == ["GatePassed", "SwitchService"]
+
     def test_status_is_written_and_an_annotation_removed(
         self, gateway: ClusterGateway, target: ReleaseTarget, cluster: EmulatedCluster
     ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from greenlight import models
 from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
+from greenlight.rollout import events as recorded_events
 from greenlight.rollout import gating
 from greenlight.rollout.decide import decide, wants_endpoints
 from greenlight.rollout.observation import (
@@ -175,7 +176,13 @@ class World:
         self.status_before = self.status
         self.status = decision.status
         for action in decision.actions:
-            self.apply(action)
+            if not isinstance(action, act.PostEvent):
+                self.apply(action)
+        # As the operator does: the Events status records are posted, then marked posted.
+        posted = recorded_events.to_post(self.status)
+        for event in posted:
+            self.apply(event)
+        self.status = recorded_events.mark_posted(self.status, [e.sequence for e in posted])
         if self.status.phase is Phase.SUCCEEDED:
             self.ever_succeeded = True
         self.check_invariants()

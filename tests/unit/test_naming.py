@@ -76,3 +76,13 @@ def test_images_are_listed_in_container_order() -> None:
 )
 def test_pod_color_is_anchored_to_the_release(release: str, pod: str, color: Color | None) -> None:
     assert naming.pod_color(release, pod) == color
+
+
+def test_event_names_are_stable_per_release_incarnation_and_number() -> None:
+    uid = "F8F80F3F-0234-4E47-AC19-180EEEFDB9D5"
+    assert naming.event_name("web", uid, 7) == naming.event_name("web", uid, 7)
+    assert naming.event_name("web", uid, 7) == "web.f8f80f3f0234.7"
+    assert naming.event_name("web", uid, 8) != naming.event_name("web", uid, 7)
+    other = "0d3c2b1a-0000-4000-8000-000000000000"
+    assert naming.event_name("web", other, 7) != naming.event_name("web", uid, 7)
+    assert naming.event_name("web", "", 7) == "web.7"

@@ -4,7 +4,8 @@ This is the only place where the pure decision meets the cluster. It translates:
 body into a spec and a target, the cluster into an `Observation`, the decision into a status
 write and adapter calls. The order is fixed and matters for restart safety: status is written
 before the actions, so the cluster never runs ahead of what status records, and every action is
-idempotent and re-derived from status on the next tick if it did not happen.
+idempotent and re-derived from status on the next tick if it did not happen. Events come last:
+the decision records them in status, and they are posted from there, then marked posted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
 from greenlight.rollout import actions as act
 from greenlight.rollout import decide as rollout
+from greenlight.rollout import events as recorded_events
 from greenlight.rollout import gating
 from greenlight.rollout.observation import Annotations, Observation, ProbeResult, SpecProblem
 
@@ -130,10 +132,10 @@ async def reconcile(
     decision = rollout.decide(spec, status, observation)
 
     if decision.status != status:
-        document = decision.status.model_dump(by_alias=True, mode="json")
-        await runtime.blocking(runtime.gateway.write_status, target, document)
+        await _write_status(runtime, target, decision.status)
+    # The status known to be stored: its pending Events are the ones to post.
+    written = decision.status
     changes = [a for a in decision.actions if not isinstance(a, act.PostEvent)]
-    events = [a for a in decision.actions if isinstance(a, act.PostEvent)]
     try:
         for action in changes:
             await runtime.blocking(runtime.gateway.apply, target, action)
@@ -147,23 +149,56 @@ async def reconcile(
             observation, spec_problem=problem, probe_results=(), annotations=Annotations()
         )
         refused = rollout.decide(spec, decision.status, again)
-        document = refused.status.model_dump(by_alias=True, mode="json")
-        await runtime.blocking(runtime.gateway.write_status, target, document)
-        events += [a for a in refused.actions if isinstance(a, act.PostEvent)]
+        await _write_status(runtime, target, refused.status)
+        written = refused.status
         for follow_up in refused.actions:
             if not isinstance(follow_up, act.PostEvent):
                 await runtime.blocking(runtime.gateway.apply, target, follow_up)
         decision = refused
     finally:
-        # Invariant 7: the Events of this decision are posted even when an action failed;
-        # the next tick re-derives the action, but would not post this transition again.
-        for event in events:
-            try:
-                await runtime.blocking(runtime.gateway.apply, target, event)
-            except Exception as error:  # an Event is not worth failing the tick for
-                logger.warning("could not post Event %s: %s", event.reason, error)
+        # Invariant 7: the Events status records are posted even when an action failed (the
+        # next tick re-derives the action, not the transition); what cannot be posted now
+        # stays recorded for the next tick.
+        await _post_events(written, target, runtime, logger)
         _report(status, decision, target, logger)
     return decision
+
+
+async def _write_status(
+    runtime: Runtime, target: ReleaseTarget, status: models.ReleaseStatus
+) -> None:
+    document = status.model_dump(by_alias=True, mode="json")
+    await runtime.blocking(runtime.gateway.write_status, target, document)
+
+
+async def _post_events(
+    status: models.ReleaseStatus,
+    target: ReleaseTarget,
+    runtime: Runtime,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    """Posts the Events `status` records as pending, oldest first, then records them posted.
+
+    Stops at the first that fails (the rest wait, in order, for the next tick). When recording
+    them posted fails, the next tick posts them again under the same names: the API server
+    refuses the duplicates, so each appears once.
+    """
+    posted: list[int] = []
+    for event in recorded_events.to_post(status):
+        try:
+            await runtime.blocking(runtime.gateway.apply, target, event)
+        except Exception as error:  # an Event is not worth failing the tick for
+            logger.warning(
+                "could not post Event %s (kept for the next tick): %s", event.reason, error
+            )
+            break
+        posted.append(event.sequence)
+    if not posted:
+        return
+    try:
+        await _write_status(runtime, target, recorded_events.mark_posted(status, posted))
+    except Exception as error:
+        logger.warning("could not record Events as posted (they are posted again): %s", error)
 
 
 def _problem_of(

@@ -42,6 +42,7 @@ from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
 from greenlight.rollout.observation import ColorState, ServiceState
+from greenlight.rollout.timestamps import parse_time
 from greenlight.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -140,13 +141,16 @@ class ClusterGateway:
             case act.PruneRevisions(keep=keep):
                 for revision in revisions.prune(kube, target, keep=keep):
                     self._forget(target, revision)
-            case act.PostEvent(type=event_type, reason=reason, message=message):
+            case act.PostEvent(
+                type=event_type, reason=reason, message=message, sequence=sequence, at=at
+            ):
                 body = events.build(
                     target,
                     event_type=str(event_type),
                     reason=reason,
                     message=message,
-                    now=self._clock(),
+                    now=parse_time(at) or self._clock(),
+                    sequence=sequence,
                 )
                 events.post(kube, body)
             case _:

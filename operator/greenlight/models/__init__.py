@@ -44,6 +44,7 @@ from greenlight.models.status import (
     Condition,
     GateStatus,
     HistoryEntry,
+    PendingEvent,
     ReleaseStatus,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "HistoryEntry",
     "HttpProbeSpec",
     "Outcome",
+    "PendingEvent",
     "Phase",
     "ReleaseSpec",
     "ReleaseStatus",

@@ -62,6 +62,25 @@ class HistoryEntry(_StatusModel):
     ]
 
 
+class PendingEvent(_StatusModel):
+    """A transition whose Kubernetes Event is recorded but not yet known to be posted."""
+
+    sequence: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="The Event's number among this Release's Events; with the Release's "
+            "uid it names the Event, so posting it again is refused as a duplicate.",
+        ),
+    ]
+    type: Annotated[str, Field(default="Normal", description="Normal or Warning.")]
+    reason: Annotated[str, Field(description="The Event's reason.")]
+    message: Annotated[str, Field(default="", description="The Event's message.")]
+    time: Annotated[
+        str | None, Field(default=None, description="When the transition happened (RFC 3339).")
+    ]
+
+
 class ReleaseStatus(_StatusModel):
     """What the operator stores on the Release. Everything it needs to resume lives here."""
 
@@ -125,7 +144,8 @@ class ReleaseStatus(_StatusModel):
         str | None,
         Field(
             default=None,
-            description="When the current verification window began: at the switch, and again "
+            description="When the current verification window began: on the first tick that "
+            "saw the active Service select the new colour (unset until then), and again "
             "whenever the post-switch gates went unprobed for longer than their interval allows "
             "(an operator that was not running watched nothing).",
         ),
@@ -156,6 +176,25 @@ class ReleaseStatus(_StatusModel):
             description="The Services this Release's operator created and has not removed: "
             "the active and preview ones, and one a renamed `spec.service` left behind until "
             "the new one serves.",
+        ),
+    ]
+    event_sequence: Annotated[
+        int,
+        Field(
+            default=0,
+            ge=0,
+            description="The number of the last Event recorded for this Release; each new "
+            "one takes the next.",
+        ),
+    ]
+    pending_events: Annotated[
+        list[PendingEvent],
+        Field(
+            default_factory=list,
+            description="Events recorded with the transitions that caused them and not yet "
+            "known to be posted, oldest first (at most 32: the oldest are dropped beyond). "
+            "Every tick posts them and then removes them, so a restart between the status "
+            "write and the posting loses none.",
         ),
     ]
     gates: Annotated[

@@ -79,11 +79,14 @@ class PruneRevisions:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PostEvent:
-    """A Kubernetes Event on the Release."""
+    """A Kubernetes Event on the Release: number `sequence` of its Events (0: not numbered
+    yet), about a transition at `at` (RFC 3339; None: now)."""
 
     type: EventType
     reason: str
     message: str
+    sequence: int = 0
+    at: str | None = None
 
 
 Action = (

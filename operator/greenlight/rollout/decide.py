@@ -8,7 +8,8 @@ status says and what was observed, so the same decision taken again after a rest
 same thing, and a step interrupted half-way is completed, never repeated to a different effect.
 
 The caller writes the returned status first and performs the actions after, so the cluster
-never runs ahead of what status records.
+never runs ahead of what status records. The decision's Events are recorded in that status
+too (`events`), and posted from there.
 
 The steps live beside it: `requests` (the action annotations), `spec_changes` (new revisions),
 `phases` (moving the release in flight), `upkeep` (keeping the cluster as status says), and
@@ -25,6 +26,7 @@ from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import conditions
+from greenlight.rollout import events as recorded_events
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation, SpecProblem
 from greenlight.rollout.phases import advance
@@ -96,6 +98,7 @@ def decide(
             now=format_time(obs.now),
         )
     )
+    recorded_events.record(draft)
     # Traffic moves first: when a release is superseded after its switch, the Service must be
     # back on the stable colour before the preview colour is redeployed under it.
     ordered = sorted(draft.actions, key=lambda action: not isinstance(action, act.PointService))
@@ -116,6 +119,7 @@ def needs_attention(
         or status.actions_pending
         or any(key in annotations for key in models.ACTION_ANNOTATIONS)
         or models.ANNOTATION_RECHECK in annotations
+        or bool(status.pending_events)
     )
 
 

@@ -129,9 +129,9 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
     state = obs.colors.get(target) if target is not None else None
     if target is None or state is None or not state.serving:
         return  # invariant 1: never point the active Service at a colour without ready pods
-    draft.set(
-        active_color=target, switched_at=draft.now_text, verification_started_at=draft.now_text
-    )
+    # The verification window starts when a tick sees the active Service select `target`
+    # (`_post_verify`): until then no request of real traffic reached it.
+    draft.set(active_color=target, switched_at=draft.now_text, verification_started_at=None)
     draft.event(
         "SwitchService",
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
@@ -155,6 +155,8 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     verification = spec.verification
     gates = list(verification.gates) if verification else []
+    if not draft.status["verification_started_at"] and not _window_opens(draft, spec, obs):
+        return
     late = _unwatched_gate(draft, gates)
     if late is not None:
         # Time nobody probed (the operator was stopped, or its probes could not reach the
@@ -193,9 +195,27 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
         )
 
 
+def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> bool:
+    """Starts the verification window on the first tick that sees the active Service select
+    the new colour (the switch was decided earlier, and its Service write may have come
+    seconds later, after a restart or an outage). A switch not seen within the progress
+    deadline fails the release: traffic never sits on a colour nobody could verify."""
+    if obs.active_service.selected_color == draft.active:
+        draft.set(verification_started_at=draft.now_text)
+        return True
+    waited = seconds_since(draft.status["switched_at"], draft.now)
+    deadline = spec.strategy.progress_deadline_seconds
+    if waited is not None and waited > deadline:
+        fail_release(
+            draft,
+            f"the active Service did not select {draft.active} within {deadline}s of the "
+            f"switch to revision {draft.current_revision}",
+        )
+    return False
+
+
 def _window_start(draft: Draft) -> str | None:
-    # Statuses written before `verificationStartedAt` existed start the window at the switch.
-    started: str | None = draft.status.get("verification_started_at") or draft.status["switched_at"]
+    started: str | None = draft.status["verification_started_at"]
     return started
 
 

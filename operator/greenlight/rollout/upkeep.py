@@ -201,7 +201,9 @@ def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -
     """
     if status.actions_pending:
         return
-    stable = draft.stable
+    # What status said before this tick: a colour this tick first switches to (a first
+    # release) has no Service yet, and nothing was deleted.
+    stable = _color_of(status.stable_color)
     state = obs.colors.get(stable) if stable is not None else None
     if (
         stable is not None
@@ -216,9 +218,14 @@ def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -
             warning=True,
         )
     service = obs.active_service
-    if draft.active is not None and not (service.exists or service.foreign):
+    active = _color_of(status.active_color)
+    if active is not None and draft.active is not None and not (service.exists or service.foreign):
         draft.event(
             "ServiceRestored",
             f"the active Service was deleted; it is created again, selecting {draft.active}",
             warning=True,
         )
+
+
+def _color_of(value: str) -> Color | None:
+    return Color(value) if value in (Color.BLUE, Color.GREEN) else None
