@@ -22,8 +22,6 @@ CHART_RELEASE = "greenlight"  # the Helm release name: the API Release is `green
 NAMESPACE = "greenlight-system"
 RELEASE_NAME = f"{CHART_RELEASE}-api"
 TEMPLATE = "templates/api/release.yaml"
-# Renders the API Release although no cluster tells helm that the Release CRD exists.
-_API_VERSIONS = "greenlight.dev/v1alpha1/Release"
 
 
 class SandboxSetupError(RuntimeError):
@@ -46,8 +44,6 @@ def render_api_release(chart: pathlib.Path) -> Obj:
             str(chart),
             "--namespace",
             NAMESPACE,
-            "--api-versions",
-            _API_VERSIONS,
             "--show-only",
             TEMPLATE,
             "--values",
