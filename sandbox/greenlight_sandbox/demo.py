@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,47 +20,48 @@ from greenlight_sandbox import measure, story
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.programs import greenlight_cli
 from greenlight_sandbox.report import Moment, Window, write_picture
-from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
+from greenlight_sandbox.system import (
+    RunningSystem,
+    Step,
+    release_and_settle,
+    running_system,
+    wait_serving,
+)
 
 STEP_TIMEOUT_SECONDS = 90.0
 
 
 @dataclasses.dataclass
-class Step:
+class StoryStep:
     revision: story.Revision
-    started: float
-    finished: float = 0.0
-    phase: str = ""
+    step: Step
     moves: list[measure.Move] = dataclasses.field(default_factory=list)
 
     def records(self, records: list[LoadRecord]) -> list[LoadRecord]:
-        return [r for r in records if self.started <= r.scheduled < self.finished]
+        return [r for r in records if self.step.started <= r.scheduled < self.step.finished]
 
 
-def run_step(system: RunningSystem, revision: story.Revision, say: Callable[[str], None]) -> Step:
+def run_step(
+    system: RunningSystem, revision: story.Revision, say: Callable[[str], None]
+) -> StoryStep:
     sandbox = system.sandbox
     say(f"\n== {revision.title}")
-    step = Step(revision, started=time.monotonic())
-    sandbox.apply(story.with_revision(story.shop_release(), revision))
-    code = greenlight_cli(
-        sandbox.kubeconfig_path,
-        ["wait", story.RELEASE, "-n", story.NAMESPACE, "--timeout", "90s"],
-        timeout=STEP_TIMEOUT_SECONDS + 10,
-    ).returncode
-    status = wait_settled(
-        sandbox,
-        story.NAMESPACE,
-        story.RELEASE,
-        ("Succeeded", "RolledBack", "Failed"),
-        STEP_TIMEOUT_SECONDS,
-    )
-    step.finished = time.monotonic()
-    step.phase = str(status.get("phase"))
-    say(f"(greenlight wait exited {code}; phase {step.phase})")
-    return step
+    exit_codes: list[int] = []
+
+    def follow() -> None:
+        wait = ["wait", story.RELEASE, "-n", story.NAMESPACE, "--timeout", "90s"]
+        done = greenlight_cli(sandbox.kubeconfig_path, wait, timeout=STEP_TIMEOUT_SECONDS + 10)
+        exit_codes.append(done.returncode)
+
+    release = story.with_revision(story.shop_release(), revision)
+    step = release_and_settle(sandbox, release, STEP_TIMEOUT_SECONDS, follow=follow)
+    say(f"(greenlight wait exited {exit_codes[0]}; phase {step.phase})")
+    return StoryStep(revision, step)
 
 
-def figures(steps: list[Step], records: list[LoadRecord], system: RunningSystem) -> dict[str, Any]:
+def figures(
+    steps: list[StoryStep], records: list[LoadRecord], system: RunningSystem
+) -> dict[str, Any]:
     """The report: per step and in total; latencies of switches and of switches back."""
     requests = system.sandbox.cluster.requests
     preview = story.shop_release()["spec"]["service"]["previewName"]
@@ -74,8 +74,8 @@ def figures(steps: list[Step], records: list[LoadRecord], system: RunningSystem)
             story.NAMESPACE,
             active=story.RELEASE,
             preview=preview,
-            since=step.started,
-            until=step.finished,
+            since=step.step.started,
+            until=step.step.finished,
         )
         latencies = [m.latency_ms for m in step.moves if m.latency_ms is not None]
         if step.revision is story.FAILS_AFTER_SWITCH:
@@ -88,9 +88,9 @@ def figures(steps: list[Step], records: list[LoadRecord], system: RunningSystem)
             {
                 "version": step.revision.version,
                 "title": step.revision.title,
-                "phase": step.phase,
+                "phase": step.step.phase,
                 "expected_phase": step.revision.expected_phase,
-                "seconds": round(step.finished - step.started, 1),
+                "seconds": round(step.step.finished - step.step.started, 1),
                 "requests_sent": len(taken),
                 "failed_requests": sum(1 for r in taken if not r.ok),
                 "traffic_moves": len(step.moves),
@@ -134,7 +134,7 @@ def run(
     ) as system:
         sandbox = system.sandbox
         sandbox.ensure_namespace(story.NAMESPACE)
-        first = run_step(system, story.FIRST, say)
+        run_step(system, story.FIRST, say)  # before the load: no requests belong to it
         url = sandbox.service_url(story.NAMESPACE, story.RELEASE)
         wait_serving(f"{url}/")
         say(f"\n== steady load: {rate_per_second:g} requests/s to {url}/ (the Service's proxy)")
@@ -144,12 +144,11 @@ def run(
             steps = [run_step(system, revision, say) for revision in story.STORY[1:]]
         finally:
             records = load.stop()
-        first.finished = first.started  # before the load: no requests belong to it
         report = figures(steps, records, system)
         report["dashboard_url"] = system.dashboard_url
         print_report(report, say)
         moments = [Moment(move.patched, "traffic moved") for step in steps for move in step.moves]
-        windows = [Window(s.started, s.finished, s.revision.version) for s in steps]
+        windows = [Window(s.step.started, s.step.finished, s.revision.version) for s in steps]
         write_picture(
             records,
             out / "demo.png",

@@ -22,15 +22,19 @@ import collections
 import copy
 import json
 import pathlib
-import time
 from collections.abc import Callable
 from typing import Any
 
 from greenlight_sandbox import measure, story
-from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.report import Moment, Window, write_picture
-from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
+from greenlight_sandbox.system import (
+    RunningSystem,
+    Step,
+    release_and_settle,
+    running_system,
+    wait_serving,
+)
 
 Obj = dict[str, Any]
 SETTLE_TIMEOUT_SECONDS = 60.0
@@ -61,22 +65,14 @@ def failing_release(fail_after_seconds: int) -> Obj:
     return release
 
 
-def release_version(system: RunningSystem, base: Obj, version: str) -> tuple[float, float, str]:
-    """Apply ``base`` at ``version``; wait until it settles; (started, finished, phase)."""
-    revision = story.Revision(version, version)
-    started = time.monotonic()
-    system.sandbox.apply(story.with_revision(base, revision))
-    status = wait_settled(
-        system.sandbox,
-        story.NAMESPACE,
-        story.RELEASE,
-        ("Succeeded", "RolledBack", "Failed"),
-        SETTLE_TIMEOUT_SECONDS,
-    )
-    # The next step starts once the proxies route to the serving colour alone: what the lag
-    # still sends elsewhere belongs to this step.
-    wait_for(lambda: system.sandbox.routing_caught_up(story.NAMESPACE, story.RELEASE), timeout=30)
-    return started, time.monotonic(), str(status.get("phase"))
+def release_version(system: RunningSystem, base: Obj, version: str) -> Step:
+    """``base`` at ``version``, released and settled."""
+    revision = story.with_revision(base, story.Revision(version, version))
+    return release_and_settle(system.sandbox, revision, SETTLE_TIMEOUT_SECONDS)
+
+
+def seconds(step: Step) -> str:
+    return f"{step.finished - step.started:.1f}"
 
 
 def in_any(moment: float, windows: list[Window]) -> bool:
@@ -117,16 +113,16 @@ def run(
         try:
             for number in range(1, switches + 1):
                 span = release_version(system, bench_release(control=False), f"1.0.{number}")
-                phases["default"].append(span[:2])
-                say(f"switch {number}/{switches}: {span[2]} in {span[1] - span[0]:.1f} s")
+                phases["default"].append((span.started, span.finished))
+                say(f"switch {number}/{switches}: {span.phase} in {seconds(span)} s")
             for number in range(1, rollbacks + 1):
                 span = release_version(system, failing_release(4), f"2.0.{number}")
-                phases["rollback"].append(span[:2])
-                say(f"rollback {number}/{rollbacks}: {span[2]} in {span[1] - span[0]:.1f} s")
+                phases["rollback"].append((span.started, span.finished))
+                say(f"rollback {number}/{rollbacks}: {span.phase} in {seconds(span)} s")
             for number in range(1, control_switches + 1):
                 span = release_version(system, bench_release(control=True), f"3.0.{number}")
-                phases["control"].append(span[:2])
-                say(f"control switch {number}/{control_switches}: {span[1] - span[0]:.1f} s")
+                phases["control"].append((span.started, span.finished))
+                say(f"control switch {number}/{control_switches}: {seconds(span)} s")
         finally:
             records = load.stop()
         requests = sandbox.cluster.requests

@@ -70,6 +70,40 @@ def wait_settled(
     return release_status(sandbox, namespace, name)
 
 
+@dataclasses.dataclass(frozen=True)
+class Step:
+    started: float
+    finished: float
+    phase: str
+
+
+FINAL_PHASES = ("Succeeded", "RolledBack", "Failed")
+
+
+def release_and_settle(
+    sandbox: Sandbox,
+    release: Obj,
+    timeout: float = 90.0,
+    *,
+    follow: Callable[[], object] | None = None,
+) -> Step:
+    """Apply ``release``; wait until it settles and the Service's proxy routes to the serving
+    colour alone (what the propagation lag still sends elsewhere belongs to this step).
+
+    ``follow`` runs once the release is applied (the demo follows it with `greenlight wait`).
+    """
+    metadata = release["metadata"]
+    namespace, name = metadata["namespace"], metadata["name"]
+    active = release["spec"].get("service", {}).get("name") or name
+    started = time.monotonic()
+    sandbox.apply(release)
+    if follow is not None:
+        follow()
+    status = wait_settled(sandbox, namespace, name, FINAL_PHASES, timeout)
+    wait_for(lambda: sandbox.routing_caught_up(namespace, active), timeout=30)
+    return Step(started, time.monotonic(), str(status.get("phase")))
+
+
 def wait_serving(url: str, timeout: float = 30.0) -> None:
     """Wait until ``url`` answers 200: a Service's proxy has caught up with its endpoints.
 

@@ -14,7 +14,12 @@ import pytest
 from greenlight_sandbox import measure, story
 from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator
-from greenlight_sandbox.system import RunningSystem, running_system, wait_serving, wait_settled
+from greenlight_sandbox.system import (
+    RunningSystem,
+    release_and_settle,
+    running_system,
+    wait_serving,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SETTLE_SECONDS = 60.0
@@ -22,15 +27,10 @@ PREVIEW = "shop-preview"
 
 
 def release(system: RunningSystem, revision: story.Revision) -> str:
-    system.sandbox.apply(story.with_revision(story.shop_release(), revision))
-    status = wait_settled(
-        system.sandbox,
-        story.NAMESPACE,
-        story.RELEASE,
-        ("Succeeded", "RolledBack", "Failed"),
-        SETTLE_SECONDS,
+    step = release_and_settle(
+        system.sandbox, story.with_revision(story.shop_release(), revision), SETTLE_SECONDS
     )
-    return str(status.get("phase"))
+    return step.phase
 
 
 @pytest.mark.timeout(240)
