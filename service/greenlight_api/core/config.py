@@ -69,6 +69,20 @@ class Settings(BaseSettings):
         le=300,
         description="Interval of keep-alive comments on idle event streams.",
     )
+    sse_max_stream_seconds: float = Field(
+        default=1800.0,
+        ge=1,
+        le=86400,
+        description="Longest life of one event stream; it then ends with reason `expired` "
+        "(up to a tenth sooner, so that clients do not all reconnect at once) and the client "
+        "reconnects, authenticated afresh.",
+    )
+    sse_max_streams_per_user: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Event streams one user may have open on one replica; one more is 429.",
+    )
     kube_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="Timeout of one Kubernetes API call."
     )
