@@ -102,6 +102,7 @@ def _authenticator(settings: Settings, cluster: Cluster | None, app: FastAPI) ->
         cluster=cluster,
         cache_seconds=settings.auth_cache_seconds,
         metrics=app.state.metrics,
+        new_tokens_per_second=settings.auth_new_tokens_per_second,
     )
 
 

@@ -99,4 +99,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(kube_errors.Conflict, _refused)
     app.add_exception_handler(kube_errors.Unavailable, _unavailable)
     app.add_exception_handler(streams.TooManyStreams, _too_many)
+    app.add_exception_handler(auth.TooManyNewTokens, _too_many)
     app.add_exception_handler(NotReady, _unavailable)

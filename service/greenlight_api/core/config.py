@@ -56,6 +56,21 @@ class Settings(BaseSettings):
         le=300,
         description="How long a TokenReview or SubjectAccessReview answer is reused.",
     )
+    auth_new_tokens_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        le=1000,
+        description="TokenReviews per second (burst ten times as many) for tokens not seen "
+        "valid in the last hour; beyond it such a token is answered 429 without a review.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection must deliver a request's headers within this (from its "
+        "opening, or the end of the previous response); else it is closed. Needs the image's "
+        "protocol class (`--http greenlight_api.core.connections:HeaderTimeoutH11Protocol`).",
+    )
     drain_grace_seconds: float = Field(
         default=5.0,
         ge=0,
