@@ -84,7 +84,12 @@ FROM runtime AS api
 LABEL org.opencontainers.image.title="greenlight-api"
 EXPOSE 8000
 ENTRYPOINT ["uvicorn"]
-CMD ["greenlight_api.main:app", "--host", "0.0.0.0", "--port", "8000"]
+# Connection limits: at most 1000 connections and requests at once (503 beyond), idle
+# keep-alive connections closed after 5 s, a request's headers due within
+# GREENLIGHT_API_HEADER_TIMEOUT_SECONDS (the protocol class). A pod's args replace them.
+CMD ["greenlight_api.main:app", "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "greenlight_api.core.connections:HeaderTimeoutH11Protocol", \
+     "--limit-concurrency", "1000", "--timeout-keep-alive", "5", "--backlog", "1024"]
 
 # The sample app on :8080 (/, /healthz, /readyz, /metrics): the service a demo releases. Its
 # misbehaviour comes from SAMPLE_* variables (docs/sandbox.md); SIGTERM drains, then exits 0.

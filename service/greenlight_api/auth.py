@@ -12,6 +12,13 @@
 - `GREENLIGHT_API_AUTH=none` lets everyone do everything: for local development only. The
   service says so in a warning when it starts.
 
+A flood of made-up tokens must not cost a TokenReview each (nor the API server's time that a
+real user's request then waits for): tokens never seen valid are reviewed at a bounded rate
+(`GREENLIGHT_API_AUTH_NEW_TOKENS_PER_SECOND`, with a burst of ten times that), and beyond it
+answered 429 without a review. A token once accepted is remembered (by its hash, for an
+hour) and never waits for that budget, so users already in keep working during a flood.
+Rejected tokens are cached like accepted ones, so repeating a bad token costs nothing more.
+
 Reviews that fail (the API server is down) are `kube.errors.Unavailable`, hence 503: a caller
 is never told "forbidden" because the service could not ask.
 """
@@ -19,10 +26,12 @@ is never told "forbidden" because the service could not ask.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from greenlight_api.core.config import AuthMode
 from greenlight_api.core.metrics import Metrics
@@ -31,6 +40,9 @@ from greenlight_api.kube.reviews import AccessReviewResult, TokenReviewResult, U
 from greenlight_api.ttl_cache import TTLCache
 
 logger = logging.getLogger(__name__)
+
+KNOWN_TOKEN_SECONDS = 3600.0
+KNOWN_TOKENS_MAX = 10_000
 
 ANONYMOUS = UserInfo(username="system:anonymous (auth disabled)")
 
@@ -41,6 +53,35 @@ class Unauthenticated(Exception):
 
 class Forbidden(Exception):
     """403: the caller may not do this."""
+
+
+class TooManyNewTokens(Exception):
+    """429: too many unknown tokens to review right now."""
+
+
+class TokenBudget:
+    """A token bucket: `rate` per second, at most `burst` at once."""
+
+    def __init__(
+        self, *, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._level = burst
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._level = min(self.burst, self._level + (now - self._at) * self.rate)
+        self._at = now
+        if self._level < 1:
+            return False
+        self._level -= 1
+        return True
+
+    def give_back(self) -> None:
+        self._level = min(self.burst, self._level + 1)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -73,6 +114,7 @@ class Authenticator:
         cluster: Cluster | None,
         cache_seconds: float,
         metrics: Metrics | None = None,
+        new_tokens_per_second: float = 5.0,
     ) -> None:
         if mode is AuthMode.TOKENREVIEW and cluster is None:
             raise ValueError("tokenreview mode needs a cluster to ask")
@@ -81,6 +123,11 @@ class Authenticator:
         self._metrics = metrics
         self._tokens: TTLCache[TokenReviewResult] = TTLCache(seconds=cache_seconds)
         self._access: TTLCache[AccessReviewResult] = TTLCache(seconds=cache_seconds)
+        self._new_tokens = TokenBudget(
+            rate=new_tokens_per_second, burst=max(1.0, 10 * new_tokens_per_second)
+        )
+        # Hashes of tokens accepted in the last hour, oldest first: they skip the budget.
+        self._known: collections.OrderedDict[str, float] = collections.OrderedDict()
 
     def _count(self, kind: str, cached: bool) -> None:
         if self._metrics is not None:
@@ -94,12 +141,35 @@ class Authenticator:
         cluster = self._cluster
         token = bearer_token(authorization)
         key = hashlib.sha256(token.encode()).hexdigest()
+        budgeted = (
+            self._tokens.peek(key) is None
+            and not self._tokens.computing(key)  # a burst with one new token: one review
+            and not self._known_recently(key)
+        )
+        if budgeted and not self._new_tokens.take():
+            raise TooManyNewTokens(
+                "too many unknown bearer tokens to check right now; retry in a few seconds"
+            )
         result, cached = await self._tokens.get(key, lambda: cluster.review_token(token))
         self._count("token", cached)
+        if result.user is not None:
+            if budgeted:
+                self._new_tokens.give_back()  # only tokens that fail use the budget up
+            self._remember(key)
         if result.user is None:
             reason = f": {result.error}" if result.error else ""
             raise Unauthenticated(f"the bearer token was not accepted{reason}")
         return Caller(user=result.user, checked=True)
+
+    def _known_recently(self, key: str) -> bool:
+        seen = self._known.get(key)
+        return seen is not None and seen > time.monotonic() - KNOWN_TOKEN_SECONDS
+
+    def _remember(self, key: str) -> None:
+        self._known[key] = time.monotonic()
+        self._known.move_to_end(key)
+        while len(self._known) > KNOWN_TOKENS_MAX:
+            self._known.popitem(last=False)
 
     async def review(
         self, caller: Caller, *, verb: str, namespace: str, name: str | None = None

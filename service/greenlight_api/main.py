@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 import greenlight_api
 from greenlight_api import auth, cache
-from greenlight_api.api import errors
+from greenlight_api.api import errors, streams
 from greenlight_api.api.routes import dashboard, events, health, releases
 from greenlight_api.core import logging as json_logging
 from greenlight_api.core.body_limit import BodyLimitMiddleware
@@ -102,6 +102,7 @@ def _authenticator(settings: Settings, cluster: Cluster | None, app: FastAPI) ->
         cluster=cluster,
         cache_seconds=settings.auth_cache_seconds,
         metrics=app.state.metrics,
+        new_tokens_per_second=settings.auth_new_tokens_per_second,
     )
 
 
@@ -129,6 +130,7 @@ def create_app(
     app.state.lifecycle = Lifecycle(drain_grace_seconds=settings.drain_grace_seconds)
     app.state.cache = cache.ReleaseCache(metrics=metrics, scopes=settings.namespaces or [None])
     app.state.cluster = cluster
+    app.state.stream_slots = streams.StreamSlots(settings.sse_max_streams_per_user)
     app.state.authenticator = (
         _authenticator(settings, cluster, app)
         if cluster is not None or settings.auth is AuthMode.NONE

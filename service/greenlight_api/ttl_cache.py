@@ -44,6 +44,10 @@ class TTLCache(Generic[V]):
             return None
         return value
 
+    def computing(self, key: Hashable) -> bool:
+        """Whether a computation for `key` is under way."""
+        return key in self._computing
+
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> tuple[V, bool]:
         """The value for `key`, and whether it came from the cache (or another's computation)."""
         value = self.peek(key)

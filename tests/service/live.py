@@ -35,11 +35,13 @@ def listening_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve_in_thread(settings: Settings) -> Iterator[str]:
+def serve_in_thread(settings: Settings, **uvicorn_options: Any) -> Iterator[str]:
     """Run the app under uvicorn in a thread; yield its base URL once it is ready."""
     app = create_app(settings, configure_logging=False)
     sock = listening_socket()
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="on", **uvicorn_options
+    )
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 

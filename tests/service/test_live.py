@@ -120,6 +120,9 @@ def test_an_event_stream_delivers_status_changes_until_the_release_ends(
 def test_the_all_releases_stream_reports_changes_the_caller_may_see(
     cluster: EmulatedCluster, http: httpx.Client
 ) -> None:
+    # Opening the stream needs a list right where Releases are served: alice's is in shop.
+    live.make_release(cluster, "first")
+    wait_for(lambda: _names(http) == ["first"])
     with http.stream("GET", "/api/v1/events", headers=ALICE) as s:
         events = live.sse_events(s.iter_lines())
         assert next(events)[0] == "ready"

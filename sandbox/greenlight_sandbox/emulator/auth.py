@@ -5,7 +5,8 @@
 - Requests carrying any token are served unless the emulator requires authentication,
   in which case unknown or missing tokens get 401.
 - ``TokenReview`` answers from ``tokens``; ``SubjectAccessReview`` (and the local and
-  self variants) answer from the rules given with :meth:`Authorizer.allow`. Members of
+  self variants) answer from the rules given with :meth:`Authorizer.allow` (and not taken
+  back with :meth:`Authorizer.revoke`). Members of
   ``system:masters`` are allowed everything, as in Kubernetes.
 """
 
@@ -80,6 +81,19 @@ class Authorizer:
     ) -> None:
         with self._lock:
             self._rules.append(AccessRule(user_or_group, verb, resource, namespace, group))
+
+    def revoke(
+        self,
+        user_or_group: str,
+        verb: str,
+        resource: str,
+        namespace: str | None = None,
+        group: str = "greenlight.dev",
+    ) -> None:
+        """Take back what :meth:`allow` gave with the same arguments (as deleting a binding)."""
+        rule = AccessRule(user_or_group, verb, resource, namespace, group)
+        with self._lock:
+            self._rules = [kept for kept in self._rules if kept != rule]
 
     def identify(self, authorization: str | None) -> UserInfo | None:
         """The user of an ``Authorization`` header, or None if it is not a known token."""

@@ -427,3 +427,13 @@ class EmulatedCluster:
         group: str = "greenlight.dev",
     ) -> None:
         self.emulator.authorizer.allow(user_or_group, verb, resource, namespace, group)
+
+    def revoke(
+        self,
+        user_or_group: str,
+        verb: str,
+        resource: str,
+        namespace: str | None = None,
+        group: str = "greenlight.dev",
+    ) -> None:
+        self.emulator.authorizer.revoke(user_or_group, verb, resource, namespace, group)

@@ -16,6 +16,7 @@ from fastapi.security import HTTPBearer
 from greenlight import models
 from greenlight_api import auth, cache, records
 from greenlight_api.api.errors import NotReady, ReleaseNotFound
+from greenlight_api.api.streams import StreamSlots
 from greenlight_api.core.config import NAMESPACE_PATTERN, Settings
 from greenlight_api.core.lifecycle import Lifecycle
 from greenlight_api.core.metrics import Metrics
@@ -55,11 +56,17 @@ def get_authenticator(request: Request) -> auth.Authenticator:
     return authenticator
 
 
+def get_stream_slots(request: Request) -> StreamSlots:
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 AuthenticatorDep = Annotated[auth.Authenticator, Depends(get_authenticator)]
 ClusterDep = Annotated[Cluster, Depends(get_cluster)]
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 UnsyncedCacheDep = Annotated[cache.ReleaseCache, Depends(get_cache)]
 
 

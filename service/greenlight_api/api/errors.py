@@ -6,6 +6,7 @@
 - not allowed: 403;
 - no such Release: 404;
 - the action makes no sense now: 409 with the reason from `greenlight.user_actions`;
+- too many event streams of one user, or too many rejected tokens: 429 with `Retry-After`;
 - the Kubernetes API fails, or the cache is not synced yet: 503 with the reason and
   `Retry-After`;
 - a bug: 500 with the request id, answered and logged by `core.middleware`.
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse
 
 from greenlight import user_actions
 from greenlight_api import auth
+from greenlight_api.api import streams
 from greenlight_api.kube import errors as kube_errors
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ async def _refused(request: Request, exc: Exception) -> JSONResponse:
     return _problem(409, str(exc))
 
 
+async def _too_many(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(429, str(exc), **{"Retry-After": "10"})
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("answering 503: %s", exc)
     return _problem(503, str(exc), **{"Retry-After": "5"})
@@ -93,4 +99,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(user_actions.ActionRefused, _refused)
     app.add_exception_handler(kube_errors.Conflict, _refused)
     app.add_exception_handler(kube_errors.Unavailable, _unavailable)
+    app.add_exception_handler(streams.TooManyStreams, _too_many)
+    app.add_exception_handler(auth.TooManyNewTokens, _too_many)
     app.add_exception_handler(NotReady, _unavailable)

@@ -56,6 +56,21 @@ class Settings(BaseSettings):
         le=300,
         description="How long a TokenReview or SubjectAccessReview answer is reused.",
     )
+    auth_new_tokens_per_second: float = Field(
+        default=5.0,
+        gt=0,
+        le=1000,
+        description="TokenReviews per second (burst ten times as many) for tokens not seen "
+        "valid in the last hour; beyond it such a token is answered 429 without a review.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A connection must deliver a request's headers within this (from its "
+        "opening, or the end of the previous response); else it is closed. Needs the image's "
+        "protocol class (`--http greenlight_api.core.connections:HeaderTimeoutH11Protocol`).",
+    )
     drain_grace_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -68,6 +83,20 @@ class Settings(BaseSettings):
         gt=0,
         le=300,
         description="Interval of keep-alive comments on idle event streams.",
+    )
+    sse_max_stream_seconds: float = Field(
+        default=1800.0,
+        ge=1,
+        le=86400,
+        description="Longest life of one event stream; it then ends with reason `expired` "
+        "(up to a tenth sooner, so that clients do not all reconnect at once) and the client "
+        "reconnects, authenticated afresh.",
+    )
+    sse_max_streams_per_user: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Event streams one user may have open on one replica; one more is 429.",
     )
     kube_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="Timeout of one Kubernetes API call."

@@ -145,6 +145,9 @@ function handleEvent(kind, data) {
     live.textContent = "live";
     live.classList.replace("off", "on");
     loadAll(); // catch up on whatever changed before the stream was open
+  } else if (kind === "end") {
+    const end = JSON.parse(data);
+    streamEnd = end && typeof end.reason === "string" ? end.reason : "";
   } else if (kind === "release") {
     const change = JSON.parse(data);
     const release = change.release;
@@ -158,9 +161,12 @@ function handleEvent(kind, data) {
   }
 }
 
+let streamEnd = ""; // the reason of the last `end` event
+
 async function follow() {
   const mine = ++streamGeneration;
   while (mine === streamGeneration) {
+    streamEnd = "";
     if (authMode === "tokenreview" && !token()) return;
     try {
       const resp = await fetch("/api/v1/events", { headers: authHeaders({ Accept: "text/event-stream" }) });
@@ -196,7 +202,8 @@ async function follow() {
     }
     live.textContent = "reconnecting…";
     live.classList.replace("on", "off");
-    await sleep(2000);
+    // A stream ends after a while by design (`expired`): open the next one at once.
+    if (streamEnd !== "expired") await sleep(2000);
   }
 }
 

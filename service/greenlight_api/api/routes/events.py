@@ -7,22 +7,27 @@
   Release is deleted, or when the service shuts down (reason `shutdown`: reconnect). A
   pipeline follows a release with `curl -N` until the stream closes.
 - `GET /api/v1/events`: every Release the caller may list (`release` events with the change
-  type and the summary); it does not end on its own. The dashboard follows it.
+  type and the summary). Opening it needs `list`, cluster-wide or in a namespace served. The
+  dashboard follows it.
+
+Both are re-authorized as they go and end after a while (`api.streams`: reasons `expired`,
+`unauthorized`, `forbidden`, `unavailable`), and a user may hold only so many (429).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from greenlight_api import auth, cache, records, schemas, sse
-from greenlight_api.api import deps
+from greenlight_api.api import deps, streams
+from greenlight_api.core.config import Settings
 from greenlight_api.core.metrics import Metrics
-from greenlight_api.kube import errors as kube_errors
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {sse.MEDIA_TYPE: {}}, "description": "A stream of events."}
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 503)
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 429, 503)
 }
 
 
@@ -48,13 +53,22 @@ def _state(record: records.ReleaseRecord) -> tuple[object, ...]:
     return (record.status, record.generation, tuple(sorted(record.pending_actions.items())))
 
 
+def _wait(access: streams.StreamAccess, keepalive: float, deadline: float) -> float:
+    """How long to wait for changes: until a keep-alive, a re-check or the end is due."""
+    return max(0.0, min(keepalive, access.next_check_in(), deadline - time.monotonic()))
+
+
 async def _follow_one(
     release_cache: cache.ReleaseCache,
     record: records.ReleaseRecord,
-    keepalive: float,
+    access: streams.StreamAccess,
+    settings: Settings,
     metrics: Metrics,
 ) -> AsyncIterator[bytes]:
     key = record.key
+    namespace, name = key
+    keepalive = settings.sse_keepalive_seconds
+    deadline = time.monotonic() + streams.lifetime(settings.sse_max_stream_seconds)
     metrics.streams.inc()
     try:
         with release_cache.subscribe(lambda changed: changed == key) as subscription:
@@ -70,7 +84,17 @@ async def _follow_one(
                 return
             sent = _state(record)
             while not subscription.ended:
-                changes = await subscription.next(keepalive)
+                if time.monotonic() >= deadline:
+                    yield _end_event("expired", record)
+                    return
+                try:
+                    await access.check_token()
+                    if not await access.may_get(namespace, name):
+                        raise streams.Revoked("forbidden")
+                except streams.Revoked as revoked:
+                    yield _end_event(revoked.reason, record)
+                    return
+                changes = await subscription.next(_wait(access, keepalive, deadline))
                 if not changes:
                     if not subscription.ended:
                         yield sse.KEEPALIVE
@@ -98,69 +122,68 @@ async def _follow_one(
     responses={**_STREAM, **_ERRORS},
 )
 async def follow_release(
-    _: deps.ReaderDep,
+    request: Request,
+    caller: deps.ReaderDep,
+    authenticator: deps.AuthenticatorDep,
     record: deps.RecordDep,
     release_cache: deps.CacheDep,
     settings: deps.SettingsDep,
     metrics: deps.MetricsDep,
+    slots: deps.StreamSlotsDep,
 ) -> StreamingResponse:
-    return StreamingResponse(
-        _follow_one(release_cache, record, settings.sse_keepalive_seconds, metrics),
+    access = streams.StreamAccess(
+        authenticator,
+        request.headers.get("authorization"),
+        caller,
+        every=settings.auth_cache_seconds,
+    )
+    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
+    return streams.SlotResponse(
+        _follow_one(release_cache, record, access, settings, metrics),
+        give_back=give_back,
         media_type=sse.MEDIA_TYPE,
         headers=sse.HEADERS,
     )
 
 
-async def _may_list(
-    caller: auth.Caller, authenticator: auth.Authenticator, namespace: str
-) -> bool | None:
-    """Whether the caller may list Releases in `namespace`; None: cannot tell right now."""
-    try:
-        for scope in ("", namespace):
-            if (await authenticator.review(caller, verb="list", namespace=scope)).allowed:
-                return True
-    except kube_errors.KubeError as exc:
-        logger.warning("event stream: cannot review access to %s: %s", namespace, exc)
-        return None
-    return False
-
-
 async def _follow_all(
     release_cache: cache.ReleaseCache,
     namespace: str | None,
-    caller: auth.Caller,
-    authenticator: auth.Authenticator,
-    keepalive: float,
+    access: streams.StreamAccess,
+    settings: Settings,
     metrics: Metrics,
 ) -> AsyncIterator[bytes]:
-    allowed: dict[str, bool] = {}
+    keepalive = settings.sse_keepalive_seconds
+    deadline = time.monotonic() + streams.lifetime(settings.sse_max_stream_seconds)
     metrics.streams.inc()
     try:
         with release_cache.subscribe(
             lambda key: namespace is None or key[0] == namespace
         ) as subscription:
-            yield sse.event("ready", {"user": caller.name})
+            yield sse.event("ready", {"user": access.caller.name})
             while not subscription.ended:
-                changes = await subscription.next(keepalive)
-                if not changes and not subscription.ended:
-                    yield sse.KEEPALIVE
-                for change in changes:
-                    changed_in = change.record.namespace
-                    if changed_in not in allowed:
-                        verdict = await _may_list(caller, authenticator, changed_in)
-                        if verdict is None:
-                            continue
-                        allowed[changed_in] = verdict
-                    if allowed[changed_in]:
-                        yield sse.event(
-                            "release",
-                            b'{"type":"'
-                            + change.type.encode()
-                            + b'","release":'
-                            + change.record.summary_json
-                            + b"}",
-                            event_id=change.record.resource_version,
-                        )
+                try:
+                    if time.monotonic() >= deadline:
+                        raise streams.Revoked("expired")
+                    await access.check_token()
+                    changes = await subscription.next(_wait(access, keepalive, deadline))
+                    if not changes and not subscription.ended:
+                        yield sse.KEEPALIVE
+                    for change in changes:
+                        # The verdict of the change's namespace, reviewed again once it aged.
+                        if await access.may_list(change.record.namespace):
+                            yield sse.event(
+                                "release",
+                                b'{"type":"'
+                                + change.type.encode()
+                                + b'","release":'
+                                + change.record.summary_json
+                                + b"}",
+                                event_id=change.record.resource_version,
+                            )
+                except streams.Revoked as revoked:
+                    yield sse.event("end", {"reason": revoked.reason})
+                    return
             yield sse.event("end", {"reason": "shutdown"})
     finally:
         metrics.streams.dec()
@@ -173,24 +196,36 @@ async def _follow_all(
     responses={**_STREAM, **_ERRORS},
 )
 async def follow_all(
+    request: Request,
     caller: deps.CallerDep,
     authenticator: deps.AuthenticatorDep,
     release_cache: deps.CacheDep,
     settings: deps.SettingsDep,
     metrics: deps.MetricsDep,
+    slots: deps.StreamSlotsDep,
     namespace: deps.NamespaceFilter = None,
 ) -> StreamingResponse:
     if namespace is not None:
         await authenticator.require(caller, verb="list", namespace=namespace)
-    return StreamingResponse(
-        _follow_all(
-            release_cache,
-            namespace,
-            caller,
-            authenticator,
-            settings.sse_keepalive_seconds,
-            metrics,
-        ),
+    else:
+        # As the list does: cluster-wide, or per namespace served. Nothing to list anywhere
+        # is a 403, not a stream kept open for nobody.
+        served = release_cache.namespaces() | set(settings.namespaces)
+        readable = await authenticator.readable(caller, served)
+        if readable is not None and not readable:
+            raise auth.Forbidden(
+                f"user {caller.name!r} may not list releases.greenlight.dev in any namespace"
+            )
+    access = streams.StreamAccess(
+        authenticator,
+        request.headers.get("authorization"),
+        caller,
+        every=settings.auth_cache_seconds,
+    )
+    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
+    return streams.SlotResponse(
+        _follow_all(release_cache, namespace, access, settings, metrics),
+        give_back=give_back,
         media_type=sse.MEDIA_TYPE,
         headers=sse.HEADERS,
     )
