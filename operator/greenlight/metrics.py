@@ -80,6 +80,14 @@ API_ERRORS = prometheus_client.Counter(
     registry=REGISTRY,
 )
 
+NOTIFICATIONS = prometheus_client.Counter(
+    f"{_PREFIX}_notifications",
+    "Notification deliveries: sent, retried (one failed attempt, tried again), failed (given "
+    "up after the retry time).",
+    labelnames=["result"],
+    registry=REGISTRY,
+)
+
 
 def observe_phase(namespace: str, name: str, phase: Phase) -> None:
     _PHASES.set(namespace, name, phase)
@@ -104,6 +112,10 @@ def rolled_back() -> None:
 
 def gate_probed(kind: str, *, ok: bool) -> None:
     GATE_PROBES.labels(kind=kind, result="pass" if ok else "fail").inc()
+
+
+def notification(result: str) -> None:
+    NOTIFICATIONS.labels(result=result).inc()
 
 
 def api_error(code: str | int) -> None:

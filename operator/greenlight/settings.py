@@ -59,6 +59,39 @@ class OperatorSettings(BaseSettings):
         description="Threads shared by all Releases for blocking API calls and probes.",
     )
 
+    notifications_secret: str = Field(
+        default="",
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?/[-.a-z0-9]+)?$",
+        description="`namespace/name` of the Secret whose keys are notification channels "
+        "(values: apprise URLs), plus optional `hmac-key` and `<channel>.hmac-key` signing "
+        "keys. Empty: no channels, and a Release that subscribes to one is invalid.",
+    )
+    dashboard_url: str = Field(
+        default="",
+        description="The dashboard's URL; notifications link to the Release there when set.",
+    )
+    notifications_retry_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="How long a notification is retried before it counts as failed (a "
+        "Warning Event on the Release).",
+    )
+    notifications_retry_base_seconds: float = Field(
+        default=2.0, gt=0, le=600, description="First retry delay of a notification; doubles."
+    )
+    notifications_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one notification attempt."
+    )
+
+    @property
+    def notifications_secret_ref(self) -> tuple[str, str] | None:
+        """(namespace, name) of the notification Secret, or None when not set."""
+        if not self.notifications_secret:
+            return None
+        namespace, _, name = self.notifications_secret.partition("/")
+        return namespace, name
+
 
 @functools.cache
 def get_settings() -> OperatorSettings:

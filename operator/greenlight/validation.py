@@ -10,6 +10,7 @@ replica count that could never receive traffic. Each problem names the field, as
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 import pydantic
@@ -25,11 +26,18 @@ class ValidSpec:
     target_port: int | str
 
 
-def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec | SpecProblem:
+def validate_spec(
+    raw: dict[str, Any],
+    *,
+    name: str | None = None,
+    channels: Collection[str] | None = None,
+) -> ValidSpec | SpecProblem:
     """The parsed spec with its resolved target port, or the first problem found.
 
     `name` is the Release's: the CRD limits it so that every name derived from it fits, but
     a Release stored before that rule (or by a server that does not run it) is checked here.
+    `channels` are the notification channels the operator's Secret defines (None: not known
+    now, so not checked).
     """
     if name is not None and len(name) > models.MAX_RELEASE_NAME:
         return SpecProblem(
@@ -48,6 +56,9 @@ def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec 
             problem = factory.check_gate(gate, f"{field}[{index}]")
             if problem is not None:
                 return SpecProblem(field=problem.field, message=problem.message)
+    channel_problem = _channel_problem(spec, channels)
+    if channel_problem is not None:
+        return channel_problem
     pod_problem = _pod_template_problem(spec.template)
     if pod_problem is not None:
         return pod_problem
@@ -63,6 +74,39 @@ def validate_spec(raw: dict[str, Any], *, name: str | None = None) -> ValidSpec 
             message="is not set and the first container declares no port; set one of them",
         )
     return ValidSpec(spec=spec, target_port=target_port)
+
+
+def _channel_problem(
+    spec: models.ReleaseSpec, channels: Collection[str] | None
+) -> SpecProblem | None:
+    if channels is None:
+        return None
+    for index, subscription in enumerate(spec.notifications):
+        if subscription.channel not in channels:
+            known = ", ".join(sorted(channels)) or "none"
+            return SpecProblem(
+                field=f"spec.notifications[{index}].channel",
+                message=f"is {subscription.channel!r}, which the operator's notification "
+                f"Secret does not define (its channels: {known})",
+            )
+    return None
+
+
+def known_subscriptions(
+    raw: dict[str, Any], channels: Collection[str] | None
+) -> tuple[models.NotificationSpec, ...]:
+    """`spec.notifications` read on its own, keeping those whose channel exists: a Release whose
+    spec is invalid elsewhere still tells its channels that it failed."""
+    found: list[models.NotificationSpec] = []
+    entries = raw.get("notifications")
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            subscription = models.NotificationSpec.model_validate(entry)
+        except pydantic.ValidationError:
+            continue
+        if channels is None or subscription.channel in channels:
+            found.append(subscription)
+    return tuple(found)
 
 
 def _pod_template_problem(template: dict[str, Any]) -> SpecProblem | None:

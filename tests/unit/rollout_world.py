@@ -16,7 +16,7 @@ from greenlight import models
 from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import events as recorded_events
-from greenlight.rollout import gating
+from greenlight.rollout import gating, notifications
 from greenlight.rollout.decide import decide, wants_endpoints
 from greenlight.rollout.observation import (
     Annotations,
@@ -70,6 +70,8 @@ class World:
     stored: dict[int, str] = dataclasses.field(default_factory=dict)  # revision -> image
     annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     events: list[act.PostEvent] = dataclasses.field(default_factory=list)
+    # Notifications handed to delivery, in order.
+    sent: list[models.PendingNotification] = dataclasses.field(default_factory=list)
     violations: list[str] = dataclasses.field(default_factory=list)
     # consecutive pre-switch passes per (revision, gate), for invariant 2
     preswitch_streak: dict[tuple[int, str], int] = dataclasses.field(default_factory=dict)
@@ -147,6 +149,7 @@ class World:
             probe_results=probe_results,
             spec_problem=self.spec_problem,
             stored_revisions=frozenset(self.stored),
+            subscriptions=tuple(self.spec.notifications),
         )
 
     def probe(self) -> tuple[ProbeResult, ...]:
@@ -183,6 +186,9 @@ class World:
         for event in posted:
             self.apply(event)
         self.status = recorded_events.mark_posted(self.status, [e.sequence for e in posted])
+        # As the operator does: pending notifications are removed from status, then sent.
+        self.sent.extend(self.status.pending_notifications)
+        self.status = notifications.claimed(self.status)
         if self.status.phase is Phase.SUCCEEDED:
             self.ever_succeeded = True
         self.check_invariants()

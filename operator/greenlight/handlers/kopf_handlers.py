@@ -33,6 +33,10 @@ from greenlight.kube import common as kube_common
 from greenlight.kube import errors as kube_errors
 from greenlight.kube import retry as kube_retry
 from greenlight.kube.gateway import ClusterGateway
+from greenlight.kube.target import ReleaseTarget
+from greenlight.notify.channels import ChannelSource
+from greenlight.notify.delivery import Delivery, Notifier
+from greenlight.rollout import actions as act
 from greenlight.rollout import decide as rollout
 from greenlight.settings import OperatorSettings
 
@@ -77,14 +81,25 @@ def register(
         # The process exit ends the idle threads; an embedding caller can shut it down after
         # the operator returned (see the component tests' harness).
         memo["executor"] = executor
+        gateway = ClusterGateway(api_client, config)
+        channels, notifier = _notifications(config, gateway)
+        memo["notifier"] = notifier
         memo["runtime"] = reconcile.Runtime(
-            gateway=ClusterGateway(api_client, config),
+            gateway=gateway,
             transport=gate_factory.transport_for(config, api_client, executor=executor),
             executor=executor,
+            channels=channels,
+            notifier=notifier,
         )
         if config.metrics_port:
             metrics.start_metrics_server(config.metrics_port)
         logger.info("greenlight operator started: gates probe via %s", config.probe_via)
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_notifier(*, memo: Any, **_: Any) -> None:
+        notifier: Notifier | None = memo.get("notifier")
+        if notifier is not None:
+            await asyncio.get_running_loop().run_in_executor(None, notifier.stop)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -170,3 +185,39 @@ def register(
             metrics.forget(namespace, name)
         else:
             metrics.observe_phase(namespace, name, reconcile.read_status(body).phase)
+
+
+def _notifications(
+    config: OperatorSettings, gateway: ClusterGateway
+) -> tuple[ChannelSource, Notifier]:
+    """The channels of the operator's Secret and the background delivery of notifications; a
+    delivery that fails for good posts a `NotificationFailed` Warning Event on its Release."""
+    ref = config.notifications_secret_ref
+    if ref is None:
+        channels = ChannelSource(None)
+    else:
+        namespace, name = ref
+        channels = ChannelSource(lambda: gateway.read_secret(namespace, name))
+
+    def give_up(delivery: Delivery, why: str) -> None:
+        if isinstance(delivery.subject, ReleaseTarget):
+            notification = delivery.notification
+            gateway.apply(
+                delivery.subject,
+                act.PostEvent(
+                    type=act.EventType.WARNING,
+                    reason="NotificationFailed",
+                    message=f"{notification.transition} of revision {notification.revision} "
+                    f"was not delivered: {why}",
+                ),
+            )
+
+    notifier = Notifier(
+        channels,
+        on_give_up=give_up,
+        retry_seconds=config.notifications_retry_seconds,
+        retry_base_seconds=config.notifications_retry_base_seconds,
+        timeout_seconds=config.notifications_timeout_seconds,
+        dashboard_url=config.dashboard_url,
+    )
+    return channels, notifier

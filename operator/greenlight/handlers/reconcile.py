@@ -24,10 +24,13 @@ from greenlight.gates import factory as gate_factory
 from greenlight.kube import errors as kube_errors
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
+from greenlight.notify.channels import ChannelSource
+from greenlight.notify.delivery import Delivery, Notifier
 from greenlight.rollout import actions as act
 from greenlight.rollout import decide as rollout
 from greenlight.rollout import events as recorded_events
 from greenlight.rollout import gating
+from greenlight.rollout import notifications as recorded_notifications
 from greenlight.rollout.observation import Annotations, Observation, ProbeResult, SpecProblem
 
 T = TypeVar("T")
@@ -41,6 +44,9 @@ class Runtime:
     transport: gate_base.Transport
     executor: Executor
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
+    # The notification channels of the operator's Secret, and the queue that delivers.
+    channels: ChannelSource = dataclasses.field(default_factory=lambda: ChannelSource(None))
+    notifier: Notifier | None = None
 
     async def blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs a blocking client call on the shared worker threads, never on the loop."""
@@ -89,9 +95,14 @@ async def reconcile(
     raw_spec = dict(body.get("spec") or {})
     status = read_status(body)
     now = runtime.clock()
+    channel_names: frozenset[str] | None = None
+    if raw_spec.get("notifications"):
+        # Read (and cached) only for Releases that subscribe; None while it cannot be read.
+        channels = await runtime.blocking(runtime.channels.current)
+        channel_names = None if channels is None else channels.names
     try:
         checked: validation.ValidSpec | SpecProblem = validation.validate_spec(
-            raw_spec, name=str(metadata["name"])
+            raw_spec, name=str(metadata["name"]), channels=channel_names
         )
     except Exception as error:  # a shape no check foresaw must not crash-loop the Release
         checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
@@ -128,6 +139,7 @@ async def reconcile(
         stored_revisions=view.stored_revisions,
         service_names=(target.active_service, target.preview_service),
         retired_services=view.retired_services,
+        subscriptions=validation.known_subscriptions(raw_spec, channel_names),
     )
     decision = rollout.decide(spec, status, observation)
 
@@ -177,13 +189,15 @@ async def _post_events(
     runtime: Runtime,
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
-    """Posts the Events `status` records as pending, oldest first, then records them posted.
+    """Posts the Events `status` records as pending, oldest first, then records them posted;
+    the pending notifications are removed from status in the same write, then queued.
 
     Stops at the first that fails (the rest wait, in order, for the next tick). When recording
     them posted fails, the next tick posts them again under the same names: the API server
     refuses the duplicates, so each appears once.
     """
     posted: list[int] = []
+    notifications = list(status.pending_notifications)
     for event in recorded_events.to_post(status):
         try:
             await runtime.blocking(runtime.gateway.apply, target, event)
@@ -193,12 +207,32 @@ async def _post_events(
             )
             break
         posted.append(event.sequence)
-    if not posted:
+    if not posted and not notifications:
         return
+    after = recorded_events.mark_posted(status, posted)
+    # Notifications leave status before they are queued (at most once): a restart before
+    # this write hands them over again, one after it never sends them twice.
+    after = recorded_notifications.claimed(after)
     try:
-        await _write_status(runtime, target, recorded_events.mark_posted(status, posted))
+        await _write_status(runtime, target, after)
     except Exception as error:
-        logger.warning("could not record Events as posted (they are posted again): %s", error)
+        logger.warning(
+            "could not record Events as posted (they are posted again) and notifications as "
+            "handed over (they are handed over by a later tick): %s",
+            error,
+        )
+        return
+    if runtime.notifier is None:
+        return
+    for notification in notifications:
+        runtime.notifier.submit(
+            Delivery(
+                namespace=target.namespace,
+                release=target.name,
+                notification=notification,
+                subject=target,
+            )
+        )
 
 
 def _problem_of(

@@ -33,6 +33,7 @@ from greenlight.kube import (
     events,
     releases_status,
     revisions,
+    secrets,
     services,
 )
 from greenlight.kube.client import ApiClient
@@ -161,6 +162,10 @@ class ClusterGateway:
         return releases_status.set_annotation(
             self._kube, namespace, name, models.ANNOTATION_RECHECK, note
         )
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A Secret's data as text (None: it does not exist)."""
+        return secrets.read(self._kube, namespace, name)
 
     def write_status(self, target: ReleaseTarget, status: Mapping[str, Any]) -> None:
         releases_status.write_status(self._kube, target, status)

@@ -35,6 +35,8 @@ from greenlight.models.resource import (
 from greenlight.models.spec import (
     GateSpec,
     HttpProbeSpec,
+    NotificationSpec,
+    NotifyOn,
     ReleaseSpec,
     ServiceSpec,
     StrategySpec,
@@ -45,6 +47,7 @@ from greenlight.models.status import (
     GateStatus,
     HistoryEntry,
     PendingEvent,
+    PendingNotification,
     ReleaseStatus,
 )
 
@@ -74,8 +77,11 @@ __all__ = [
     "GateStatus",
     "HistoryEntry",
     "HttpProbeSpec",
+    "NotificationSpec",
+    "NotifyOn",
     "Outcome",
     "PendingEvent",
+    "PendingNotification",
     "Phase",
     "ReleaseSpec",
     "ReleaseStatus",

@@ -3,6 +3,7 @@ description, bounds and default here, and the CRD is generated from these models
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Annotated, Any
 
@@ -269,6 +270,41 @@ class VerificationSpec(_Model):
     _unique = field_validator("gates")(unique_gate_names)
 
 
+class NotifyOn(enum.StrEnum):
+    """The transitions a Release can tell people about."""
+
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    SWITCHED = "Switched"
+    SUCCEEDED = "Succeeded"
+    ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
+    FAILED = "Failed"
+
+
+class NotificationSpec(_Model):
+    """One channel and the transitions it hears about."""
+
+    channel: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=253,
+            pattern=r"^[-._a-zA-Z0-9]+$",
+            description="A channel the operator's notification Secret defines (one of its "
+            "keys). A name it does not define makes the spec invalid.",
+        ),
+    ]
+    on: Annotated[
+        list[NotifyOn],
+        Field(
+            default_factory=lambda: list(NotifyOn),
+            max_length=len(NotifyOn),
+            description="The transitions sent to this channel (default: all of them). Each is "
+            "sent at most once per revision.",
+        ),
+    ]
+
+
 class ReleaseSpec(_Model):
     replicas: Annotated[
         int,
@@ -311,6 +347,16 @@ class ReleaseSpec(_Model):
             ge=1,
             le=100,
             description="How many revisions `status.history` keeps (and can roll back to).",
+        ),
+    ]
+
+    notifications: Annotated[
+        list[NotificationSpec],
+        Field(
+            default_factory=list,
+            max_length=16,
+            description="Who hears about this Release's transitions: channels named in the "
+            "operator's notification Secret, each with the transitions it wants.",
         ),
     ]
 

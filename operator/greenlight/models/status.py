@@ -81,6 +81,27 @@ class PendingEvent(_StatusModel):
     ]
 
 
+class PendingNotification(_StatusModel):
+    """A transition to tell a channel about, recorded with the transition and not yet handed
+    to delivery."""
+
+    key: Annotated[str, Field(description="`<revision>:<transition>:<channel>`.")]
+    channel: Annotated[str, Field(description="The channel's name in the notification Secret.")]
+    transition: Annotated[str, Field(description="AwaitingPromotion, Switched, Succeeded, ...")]
+    revision: Annotated[int, Field(default=0, ge=0, description="The revision it is about.")]
+    phase: Annotated[str, Field(default="", description="The phase after the transition.")]
+    reason: Annotated[str, Field(default="", description="The status message at the time.")]
+    images: Annotated[list[str], Field(default_factory=list, description="The revision's images.")]
+    gate: Annotated[str, Field(default="", description="The failing gate, if one failed.")]
+    gate_result: Annotated[str, Field(default="", description="That gate's last result.")]
+    started_at: Annotated[
+        str | None, Field(default=None, description="When the revision's release started.")
+    ]
+    time: Annotated[
+        str | None, Field(default=None, description="When the transition happened (RFC 3339).")
+    ]
+
+
 class ReleaseStatus(_StatusModel):
     """What the operator stores on the Release. Everything it needs to resume lives here."""
 
@@ -195,6 +216,23 @@ class ReleaseStatus(_StatusModel):
             "known to be posted, oldest first (at most 32: the oldest are dropped beyond). "
             "Every tick posts them and then removes them, so a restart between the status "
             "write and the posting loses none.",
+        ),
+    ]
+    notified: Annotated[
+        list[str],
+        Field(
+            default_factory=list,
+            description="Notifications decided so far, as `<revision>:<transition>:<channel>` "
+            "(the newest 64): each is decided once, so it is sent at most once, also across "
+            "a restart.",
+        ),
+    ]
+    pending_notifications: Annotated[
+        list[PendingNotification],
+        Field(
+            default_factory=list,
+            description="Notifications recorded with their transitions and not yet handed to "
+            "delivery (at most 32). They are removed from status before they are sent.",
         ),
     ]
     gates: Annotated[

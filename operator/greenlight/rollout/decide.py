@@ -25,7 +25,7 @@ from greenlight import models, naming
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Outcome, Phase
 from greenlight.rollout import actions as act
-from greenlight.rollout import conditions
+from greenlight.rollout import conditions, notifications
 from greenlight.rollout import events as recorded_events
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation, SpecProblem
@@ -98,6 +98,7 @@ def decide(
             now=format_time(obs.now),
         )
     )
+    notifications.record(draft, status, obs.subscriptions)
     recorded_events.record(draft)
     # Traffic moves first: when a release is superseded after its switch, the Service must be
     # back on the stable colour before the preview colour is redeployed under it.
@@ -120,6 +121,7 @@ def needs_attention(
         or any(key in annotations for key in models.ACTION_ANNOTATIONS)
         or models.ANNOTATION_RECHECK in annotations
         or bool(status.pending_events)
+        or bool(status.pending_notifications)
     )
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 from collections.abc import Mapping
 
+from greenlight import models
 from greenlight.models import Color
 
 
@@ -102,3 +103,6 @@ class Observation:
     service_names: tuple[str, str] = ("", "")
     # Services named in `status.serviceNames` that the spec no longer names, as observed.
     retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)
+    # `spec.notifications` whose channels exist (read leniently, so that a Release whose spec
+    # is invalid elsewhere still tells its channels that it failed).
+    subscriptions: tuple[models.NotificationSpec, ...] = ()
