@@ -109,40 +109,67 @@ class MalformedAnnotation:
     expected: str
 
 
-def _is_positive_integer(value: str) -> bool:
-    return value.isdigit() and int(value) >= 1
+_EXPECTED = {
+    models.ANNOTATION_PROMOTE: '"true" or the revision number it promotes',
+    models.ANNOTATION_ABORT: '"true"',
+    models.ANNOTATION_ROLLBACK_TO: 'a revision number such as "3"',
+}
 
 
-def find_malformed_annotations(annotations: Mapping[str, str]) -> list[MalformedAnnotation]:
-    """The contract's action annotations present with a value the operator cannot act on."""
-    malformed = []
-    promote = annotations.get(models.ANNOTATION_PROMOTE)
-    if promote is not None and promote != "true" and not _is_positive_integer(promote):
-        malformed.append(
-            MalformedAnnotation(
-                key=models.ANNOTATION_PROMOTE,
-                value=promote,
-                expected='"true" or the revision number it promotes',
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ActionRequests:
+    """The action annotations on a Release, read by the one rule that the operator, the CLI,
+    the API and the dashboard share: each is well formed (pending until the operator removes
+    it) or malformed (the operator removes it with a Warning Event)."""
+
+    promote: bool = False
+    promote_revision: int | None = None  # None for a bare "true": the revision awaiting it
+    abort: bool = False
+    rollback_to: int | None = None
+    malformed: tuple[MalformedAnnotation, ...] = ()
+
+    @property
+    def pending(self) -> list[str]:
+        """The well-formed action annotations, in the contract's order."""
+        present = (self.promote, self.abort, self.rollback_to is not None)
+        return [key for key, here in zip(ACTION_ANNOTATIONS, present, strict=True) if here]
+
+
+def _revision(value: str) -> int | None:
+    # ASCII digits only: str.isdigit() also admits "³", which int() cannot read.
+    return int(value) if value.isascii() and value.isdigit() and int(value) >= 1 else None
+
+
+def read_actions(annotations: Mapping[str, str]) -> ActionRequests:
+    """Blanks around a value and the case of "true" are forgiven ("True", " 3"), as the
+    operator always forgave them; anything else is malformed."""
+    values = {key: annotations[key].strip() for key in ACTION_ANNOTATIONS if key in annotations}
+    promote = values.get(models.ANNOTATION_PROMOTE, "")
+    rollback_to = values.get(models.ANNOTATION_ROLLBACK_TO, "")
+    requests = ActionRequests(
+        promote=promote.lower() == "true" or _revision(promote) is not None,
+        promote_revision=_revision(promote),
+        abort=values.get(models.ANNOTATION_ABORT, "").lower() == "true",
+        rollback_to=_revision(rollback_to),
+    )
+    pending = requests.pending
+    malformed = tuple(
+        MalformedAnnotation(key=key, value=annotations[key], expected=_EXPECTED[key])
+        for key in values
+        if key not in pending
+    )
+    return dataclasses.replace(requests, malformed=malformed)
+
+
+def refuse_beside_malformed(
+    name: str, namespace: str, plan: ActionPlan, annotations: Mapping[str, str]
+) -> None:
+    """Refuses an action while another action annotation is malformed: the operator would
+    drop that one with a Warning Event, and whoever set it would not learn why."""
+    for bad in read_actions(annotations).malformed:
+        if bad.key not in plan.annotations:
+            raise ActionRefused(
+                f'release {name} carries {bad.key}="{bad.value}", which is malformed '
+                f"(expected {bad.expected}); remove it with: kubectl annotate release {name} "
+                f"-n {namespace} {bad.key}-"
             )
-        )
-    abort = annotations.get(models.ANNOTATION_ABORT)
-    if abort is not None and abort != "true":
-        malformed.append(
-            MalformedAnnotation(key=models.ANNOTATION_ABORT, value=abort, expected='"true"')
-        )
-    rollback_to = annotations.get(models.ANNOTATION_ROLLBACK_TO)
-    if rollback_to is not None and not _is_positive_integer(rollback_to):
-        malformed.append(
-            MalformedAnnotation(
-                key=models.ANNOTATION_ROLLBACK_TO,
-                value=rollback_to,
-                expected='a revision number such as "3"',
-            )
-        )
-    return malformed
-
-
-def pending_actions(annotations: Mapping[str, str]) -> list[str]:
-    """The well-formed action annotations the operator has not acted on yet (it removes them)."""
-    malformed = {entry.key for entry in find_malformed_annotations(annotations)}
-    return [key for key in ACTION_ANNOTATIONS if key in annotations and key not in malformed]

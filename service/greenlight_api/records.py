@@ -19,7 +19,7 @@ from greenlight_api import schemas
 
 Key = tuple[str, str]  # (namespace, name)
 
-ACTION_ANNOTATIONS = {
+SHORT_NAMES = {
     models.ANNOTATION_PROMOTE: "promote",
     models.ANNOTATION_ABORT: "abort",
     models.ANNOTATION_ROLLBACK_TO: "rollback",
@@ -64,11 +64,8 @@ class ReleaseRecord:
     @property
     def pending_actions(self) -> dict[str, str]:
         annotations = self.annotations
-        return {
-            short: annotations[long]
-            for long, short in ACTION_ANNOTATIONS.items()
-            if long in annotations
-        }
+        pending = user_actions.read_actions(annotations).pending
+        return {SHORT_NAMES[key]: annotations[key] for key in pending}
 
     @property
     def ended(self) -> bool:

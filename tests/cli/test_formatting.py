@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from greenlight import models, user_actions
+from greenlight import models
 from greenlight.cli import output
 from greenlight.cli.options import parse_duration
 
@@ -62,24 +62,3 @@ def test_a_progress_line_says_phase_revision_gates_and_message() -> None:
         "shop/web Verifying revision 4 (green) gates readyz 2/3, smoke passed: "
         "probing the preview Service"
     )
-
-
-@pytest.mark.parametrize(
-    ("annotations", "malformed_keys"),
-    [
-        ({}, []),
-        ({models.ANNOTATION_PROMOTE: "true", models.ANNOTATION_ROLLBACK_TO: "3"}, []),
-        ({models.ANNOTATION_PROMOTE: "yes"}, [models.ANNOTATION_PROMOTE]),
-        ({models.ANNOTATION_ABORT: ""}, [models.ANNOTATION_ABORT]),
-        ({models.ANNOTATION_ROLLBACK_TO: "abc"}, [models.ANNOTATION_ROLLBACK_TO]),
-        ({models.ANNOTATION_ROLLBACK_TO: "0"}, [models.ANNOTATION_ROLLBACK_TO]),
-        ({models.ANNOTATION_ROLLBACK_TO: "-1"}, [models.ANNOTATION_ROLLBACK_TO]),
-        ({"other.example/rollback-to": "abc"}, []),
-    ],
-)
-def test_malformed_action_annotations_are_found(
-    annotations: dict[str, str], malformed_keys: list[str]
-) -> None:
-    found = user_actions.find_malformed_annotations(annotations)
-    assert [entry.key for entry in found] == malformed_keys
-    assert not set(user_actions.pending_actions(annotations)) & set(malformed_keys)

@@ -8,7 +8,7 @@ import pytest
 
 from greenlight.gates import factory
 from greenlight.gates.http import HttpGate
-from greenlight.gates.transports import ApiServerProxyTransport, DirectTransport
+from greenlight.kube.transports import ApiServerProxyTransport, DirectTransport, transport_for
 from greenlight.models import GateSpec
 from greenlight.settings import OperatorSettings, ProbeVia
 
@@ -60,17 +60,17 @@ def test_check_gate_finds_no_problem_in_a_good_gate() -> None:
 
 
 def test_the_transport_follows_probe_via() -> None:
-    direct = factory.transport_for(OperatorSettings(probe_via=ProbeVia.DIRECT), api_client=None)
+    direct = transport_for(OperatorSettings(probe_via=ProbeVia.DIRECT), api_client=None)
     assert isinstance(direct, DirectTransport)
     assert direct.url(namespace="shop", service="web", port=80, path="/readyz") == (
         "http://web.shop.svc.cluster.local:80/readyz"
     )
     settings = OperatorSettings(probe_via=ProbeVia.DIRECT, cluster_domain="corp.internal")
-    custom = factory.transport_for(settings, api_client=None)
+    custom = transport_for(settings, api_client=None)
     assert isinstance(custom, DirectTransport)
     assert (
         custom.url(namespace="a", service="b", port=1, path="/")
         == "http://b.a.svc.corp.internal:1/"
     )
-    proxied = factory.transport_for(OperatorSettings(probe_via=ProbeVia.APISERVER), api_client=None)
+    proxied = transport_for(OperatorSettings(probe_via=ProbeVia.APISERVER), api_client=None)
     assert isinstance(proxied, ApiServerProxyTransport)

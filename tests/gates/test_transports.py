@@ -12,7 +12,7 @@ import pytest
 
 from greenlight.gates.base import ProbeTarget
 from greenlight.gates.http import HttpGate
-from greenlight.gates.transports import DirectTransport
+from greenlight.kube.transports import DirectTransport
 from greenlight.models import HttpProbeSpec
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from greenlight.gates.transports import ApiServerProxyTransport, DirectTransport
+from greenlight.kube.transports import ApiServerProxyTransport, DirectTransport
 
 BODY_BYTES = 64 * 1024 * 1024
 CHUNK = b"x" * 65536

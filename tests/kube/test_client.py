@@ -10,6 +10,7 @@ import kubernetes.config
 import pytest
 import yaml
 
+from greenlight.handlers.kopf_handlers import connection_info
 from greenlight.kube import client as kube_client
 
 
@@ -86,7 +87,7 @@ def test_in_cluster_uses_the_service_account_unless_a_kubeconfig_is_given(
     monkeypatch.setattr(kubernetes.config, "load_incluster_config", fake_incluster)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert host_of() == "https://10.0.0.1:443"
-    info = kube_client.connection_info()
+    info = connection_info()
     assert (info.server, info.token) == ("https://10.0.0.1:443", "service-account-token")
 
     path = write(tmp_path / "config", kubeconfig("https://one.example"))
@@ -95,12 +96,12 @@ def test_in_cluster_uses_the_service_account_unless_a_kubeconfig_is_given(
 
 def test_connection_info_agrees_with_the_client(tmp_path: pathlib.Path) -> None:
     path = write(tmp_path / "config", kubeconfig("https://one.example:6443", token="s3cret"))
-    info = kube_client.connection_info(kubeconfig=path)
+    info = connection_info(kubeconfig=path)
     assert info.server == host_of(kubeconfig=path)
     assert info.token == "s3cret"
     assert info.insecure is True
     assert info.default_namespace == "shop"
-    assert kube_client.connection_info(kubeconfig=path, context="two").default_namespace == "other"
+    assert connection_info(kubeconfig=path, context="two").default_namespace == "other"
 
 
 def test_connection_info_gives_paths_for_certificates_given_as_data(
@@ -109,7 +110,7 @@ def test_connection_info_gives_paths_for_certificates_given_as_data(
     ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n").decode()
     document = kubeconfig("https://one.example", **{"certificate-authority-data": ca})
     path = write(tmp_path / "config", document)
-    info = kube_client.connection_info(kubeconfig=path, context="two")
+    info = connection_info(kubeconfig=path, context="two")
     assert info.insecure is False
     assert info.ca_path is not None
     assert pathlib.Path(info.ca_path).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")

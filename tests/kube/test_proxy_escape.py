@@ -10,8 +10,8 @@ import pytest
 
 from greenlight.gates.base import ProbeTarget
 from greenlight.gates.http import HttpGate
-from greenlight.gates.transports import ApiServerProxyTransport
 from greenlight.kube import proxy
+from greenlight.kube.transports import ApiServerProxyTransport
 from greenlight.models import HttpProbeSpec
 from greenlight_sandbox.emulator import EmulatedCluster
 

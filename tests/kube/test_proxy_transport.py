@@ -11,9 +11,9 @@ import yaml
 
 from greenlight.gates.base import ProbeTarget
 from greenlight.gates.http import HttpGate
-from greenlight.gates.transports import ApiServerProxyTransport
 from greenlight.kube import proxy
 from greenlight.kube.client import load_api_client
+from greenlight.kube.transports import ApiServerProxyTransport
 from greenlight.models import HttpProbeSpec
 from greenlight_sandbox.emulator import EmulatedCluster
 

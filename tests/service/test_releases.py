@@ -143,6 +143,16 @@ def test_promote_out_of_awaiting_promotion_is_409_with_the_reason(service: Servi
     assert service.cluster.patches == []
 
 
+def test_an_action_beside_a_malformed_annotation_is_409_as_in_the_cli(service: Service) -> None:
+    left = {models.ANNOTATION_ROLLBACK_TO: "abc"}
+    service.put(factories.release(phase="Verifying", current=3, annotations=left))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=ALICE_AUTH)
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert 'carries greenlight.dev/rollback-to="abc", which is malformed' in detail
+    assert service.cluster.patches == []
+
+
 def test_abort_in_flight(service: Service) -> None:
     service.put(factories.release(phase="Verifying", current=3))
     response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=ALICE_AUTH)

@@ -12,14 +12,13 @@ import dataclasses
 import datetime
 from collections.abc import Callable
 
-from greenlight import models
+from greenlight import models, user_actions
 from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import events as recorded_events
 from greenlight.rollout import gating, notifications
 from greenlight.rollout.decide import decide, wants_endpoints
 from greenlight.rollout.observation import (
-    Annotations,
     ColorState,
     Observation,
     ProbeResult,
@@ -141,11 +140,8 @@ class World:
             active_endpoint_colors=(
                 self.endpoint_colors() if wants_endpoints(self.status, self.now) else None
             ),
-            annotations=Annotations(
-                promote=models.ANNOTATION_PROMOTE in self.annotations,
-                abort=models.ANNOTATION_ABORT in self.annotations,
-                rollback_to=self.annotations.get(models.ANNOTATION_ROLLBACK_TO),
-            ),
+            # Read as the operator reads them: by the one policy of the action annotations.
+            annotations=user_actions.read_actions(self.annotations),
             probe_results=probe_results,
             spec_problem=self.spec_problem,
             stored_revisions=frozenset(self.stored),

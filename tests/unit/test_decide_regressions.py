@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from greenlight import models
-from greenlight.handlers.reconcile import read_annotations
+from greenlight import models, user_actions
 from greenlight.models import Color, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.actions import ServiceRole
@@ -185,7 +184,9 @@ def test_an_action_annotation_that_is_not_true_is_removed_and_the_release_goes_i
     world.run_until_phase(Phase.SUCCEEDED)
     world.run(5, until=lambda w: not w.status.scale_down_color and not w.status.actions_pending)
     notes = {models.ANNOTATION_PROMOTE: "false"}
-    observation = dataclasses.replace(world.observe(()), annotations=read_annotations(notes))
+    observation = dataclasses.replace(
+        world.observe(()), annotations=user_actions.read_actions(notes)
+    )
     decision = decide(world.spec, world.status, observation)
     assert act.RemoveAnnotation(key=models.ANNOTATION_PROMOTE) in decision.actions
     assert any(

@@ -29,16 +29,11 @@ def request_action(name: str, *, action: str, plan_for: Planner) -> None:
         release = conn.client.get(conn.namespace, name)
         try:
             plan = plan_for(status_of(release))
+            user_actions.refuse_beside_malformed(
+                name, conn.namespace, plan, output.annotations_of(release)
+            )
         except user_actions.ActionRefused as refusal:
             raise refused(f"{action} refused: {refusal}") from None
-        annotations = output.annotations_of(release)
-        for bad in user_actions.find_malformed_annotations(annotations):
-            if bad.key not in plan.annotations:
-                raise refused(
-                    f'{action} refused: release {name} carries {bad.key}="{bad.value}", which '
-                    f"is malformed (expected {bad.expected}); remove it with: kubectl annotate "
-                    f"release {name} -n {conn.namespace} {bad.key}-"
-                )
         conn.client.annotate(conn.namespace, name, plan.annotations)
     click.echo(f"{action} requested for {conn.namespace}/{name}: {plan.description}")
     click.echo(f"follow it with: greenlight wait {name} -n {conn.namespace}")

@@ -12,12 +12,14 @@ import dataclasses
 import enum
 import re
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from greenlight.cli.exits import cluster_problem
-from greenlight.kube import releases
+
+if TYPE_CHECKING:
+    from greenlight.kube import releases
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +98,9 @@ class Connection:
 @contextlib.contextmanager
 def connect() -> Iterator[Connection]:
     """The cluster the options point at; every `KubeError` in the block becomes one line."""
+    # Loaded here, not at start-up: `--help` and a bad command line never pay for the client.
+    from greenlight.kube import releases
+
     choice = click.get_current_context().find_object(ClusterChoice) or ClusterChoice()
     try:
         with releases.ReleaseClient.connect(

@@ -226,7 +226,7 @@ def progress_line(release: JsonObject, status: models.ReleaseStatus) -> str:
         parts.append("gates " + ", ".join(gate_progress(g, thresholds) for g in status.gates))
     line = " ".join(parts)
     annotations = annotations_of(release)
-    pending = user_actions.pending_actions(annotations)
+    pending = user_actions.read_actions(annotations).pending
     if pending:
         asked = ", ".join(f"{key}={annotations[key]}" for key in pending)
         line += f", {asked} not yet acted on"

@@ -74,10 +74,10 @@ def _facts(
     if status.phase_started_at:
         facts.add_row(f"In {status.phase}", output.age(status.phase_started_at, now))
     annotations = output.annotations_of(release)
-    pending = user_actions.pending_actions(annotations)
-    if pending:
-        facts.add_row("Pending", ", ".join(f"{key}={annotations[key]}" for key in pending))
-    for bad in user_actions.find_malformed_annotations(annotations):
+    requests = user_actions.read_actions(annotations)
+    if requests.pending:
+        facts.add_row("Pending", ", ".join(f"{k}={annotations[k]}" for k in requests.pending))
+    for bad in requests.malformed:
         facts.add_row(
             Text("Malformed", style="bold red"),
             f'{bad.key}="{bad.value}" (expected {bad.expected}); the operator ignores it',

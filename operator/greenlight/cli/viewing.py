@@ -20,7 +20,6 @@ from greenlight.cli.options import (
 )
 from greenlight.cli.reading import status_of
 from greenlight.cli.wait import follow
-from greenlight.kube import releases
 
 
 @click.command(short_help="Show where a release is; -w to follow it.")
@@ -73,6 +72,8 @@ def _watch_status(
 
 def _events_or_none(conn: Connection, name: str) -> Sequence[Mapping[str, Any]] | None:
     """The Release's Events; None (the section left out) when they cannot be read."""
+    from greenlight.kube import releases  # loaded by connect() already
+
     try:
         return conn.client.events(conn.namespace, name)
     except releases.AccessDenied:

@@ -60,7 +60,7 @@ def judge(release: Mapping[str, Any], status: models.ReleaseStatus, wait_for: Wa
     reached = status.phase is Phase.SUCCEEDED or (
         wait_for is WaitFor.PROMOTABLE and status.phase in _PROMOTABLE_OR_BEYOND
     )
-    pending = user_actions.pending_actions(output.annotations_of(release))
+    pending = user_actions.read_actions(output.annotations_of(release)).pending
     if (reached or status.phase in _FAILED) and pending:
         return Verdict(
             finished=False,
@@ -105,7 +105,7 @@ def follow(
     with contextlib.closing(conn.client.follow(conn.namespace, name, deadline=deadline)) as seen:
         for release in seen:
             status = status_of(release)
-            for bad in user_actions.find_malformed_annotations(output.annotations_of(release)):
+            for bad in user_actions.read_actions(output.annotations_of(release)).malformed:
                 if (bad.key, bad.value) not in warned:
                     warned.add((bad.key, bad.value))
                     reporter.note(_malformed_warning(release, bad))

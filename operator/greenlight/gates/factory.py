@@ -1,4 +1,4 @@
-"""The only place that names gate kinds: which kind a gate declares, and how probes travel.
+"""The only place that names gate kinds: which kind a gate declares, and how it is built.
 
 A new kind is one module implementing `Gate` and one entry in `_KINDS`. A gate whose kind this
 operator does not know is refused with the field that names it (`spec.gates[1].tcp`), which the
@@ -8,15 +8,11 @@ handlers turn into `phase: Failed` with an `InvalidSpec` condition, never a cras
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
 from greenlight.gates.base import Gate, Transport
 from greenlight.gates.http import HttpGate
-from greenlight.gates.transports import ApiServerProxyTransport, DirectTransport
-from greenlight.kube.client import ApiClient
 from greenlight.models import GateSpec
-from greenlight.settings import OperatorSettings, ProbeVia
 
 _KINDS: dict[str, Callable[[Any, Transport], Gate]] = {
     "http": HttpGate,
@@ -56,12 +52,3 @@ def build_gate(spec: GateSpec, field_path: str, transport: Transport) -> Gate:
         raise problem
     kind = next(kind for kind in _KINDS if getattr(spec, kind, None) is not None)
     return _KINDS[kind](getattr(spec, kind), transport)
-
-
-def transport_for(
-    settings: OperatorSettings, api_client: ApiClient, *, executor: Executor | None = None
-) -> Transport:
-    """How probes travel, as `GREENLIGHT_PROBE_VIA` says."""
-    if settings.probe_via is ProbeVia.DIRECT:
-        return DirectTransport(cluster_domain=settings.cluster_domain)
-    return ApiServerProxyTransport(api_client, executor=executor)

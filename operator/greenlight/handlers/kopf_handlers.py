@@ -19,6 +19,7 @@ their own registry and a fast tick.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 from typing import Any
@@ -26,12 +27,12 @@ from typing import Any
 import kopf
 
 from greenlight import metrics, models
-from greenlight.gates import factory as gate_factory
 from greenlight.handlers import reconcile
 from greenlight.kube import client as kube_client
 from greenlight.kube import common as kube_common
 from greenlight.kube import errors as kube_errors
 from greenlight.kube import retry as kube_retry
+from greenlight.kube import transports
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
 from greenlight.notify.channels import ChannelSource
@@ -49,6 +50,39 @@ def _needs_attention(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
         generation=int(meta.get("generation") or 0),
         status=reconcile.read_status(body),
         annotations=dict(meta.annotations),
+    )
+
+
+def connection_info(
+    *, kubeconfig: str | None = None, context: str | None = None
+) -> kopf.ConnectionInfo:
+    """The same connection as `load_api_client()`, as a `@kopf.on.login` handler returns it."""
+    connection = kube_client.resolve(kubeconfig=kubeconfig, context=context)
+    configuration = connection.configuration
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    # Calling this also refreshes an expiring token (exec plugins, service account files).
+    credential = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
+    if credential:
+        scheme, _, value = str(credential).partition(" ")
+        if not value:
+            token = scheme
+        elif scheme.lower() == "basic":
+            username, _, password = base64.b64decode(value).decode().partition(":")
+        else:
+            token = value
+    return kopf.ConnectionInfo(
+        server=str(configuration.host),
+        ca_path=configuration.ssl_ca_cert or None,
+        insecure=not configuration.verify_ssl,
+        token=token,
+        username=username or configuration.username or None,
+        password=password or configuration.password or None,
+        certificate_path=configuration.cert_file or None,
+        private_key_path=configuration.key_file or None,
+        proxy_url=configuration.proxy or None,
+        default_namespace=connection.namespace,
     )
 
 
@@ -86,7 +120,7 @@ def register(
         memo["notifier"] = notifier
         memo["runtime"] = reconcile.Runtime(
             gateway=gateway,
-            transport=gate_factory.transport_for(config, api_client, executor=executor),
+            transport=transports.transport_for(config, api_client, executor=executor),
             executor=executor,
             channels=channels,
             notifier=notifier,
@@ -103,7 +137,7 @@ def register(
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
-        return kube_client.connection_info(kubeconfig=kubeconfig)
+        return connection_info(kubeconfig=kubeconfig)
 
     @kopf.timer(
         *RESOURCE,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from greenlight import metrics, models, naming, validation
+from greenlight import metrics, models, naming, user_actions, validation
 from greenlight.gates import base as gate_base
 from greenlight.gates import factory as gate_factory
 from greenlight.kube import errors as kube_errors
@@ -31,7 +31,7 @@ from greenlight.rollout import decide as rollout
 from greenlight.rollout import events as recorded_events
 from greenlight.rollout import gating
 from greenlight.rollout import notifications as recorded_notifications
-from greenlight.rollout.observation import Annotations, Observation, ProbeResult, SpecProblem
+from greenlight.rollout.observation import Observation, ProbeResult, SpecProblem
 
 T = TypeVar("T")
 
@@ -60,29 +60,6 @@ def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
         return models.ReleaseStatus.model_validate(body.get("status") or {})
     except ValueError:
         return models.ReleaseStatus()
-
-
-def read_annotations(annotations: Mapping[str, str]) -> Annotations:
-    flags = {models.ANNOTATION_PROMOTE: False, models.ANNOTATION_ABORT: False}
-    malformed: list[str] = []
-    promote_revision: int | None = None
-    for key in flags:
-        if key in annotations:
-            value = annotations[key].strip().lower()
-            flags[key] = value == "true"
-            if key == models.ANNOTATION_PROMOTE and value.isdigit() and int(value) >= 1:
-                # A promote naming the revision it is meant for.
-                flags[key], promote_revision = True, int(value)
-            if not flags[key]:
-                malformed.append(key)
-    return Annotations(
-        promote=flags[models.ANNOTATION_PROMOTE],
-        promote_revision=promote_revision,
-        abort=flags[models.ANNOTATION_ABORT],
-        rollback_to=annotations.get(models.ANNOTATION_ROLLBACK_TO),
-        recheck=annotations.get(models.ANNOTATION_RECHECK),
-        malformed=tuple(malformed),
-    )
 
 
 async def reconcile(
@@ -123,6 +100,7 @@ async def reconcile(
     )
     probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
     template = raw_spec.get("template") or {}
+    annotations = metadata.get("annotations") or {}
     observation = Observation(
         now=now,
         release=target.name,
@@ -133,7 +111,8 @@ async def reconcile(
         active_service=view.active_service,
         preview_service=view.preview_service,
         active_endpoint_colors=view.active_endpoint_colors,
-        annotations=read_annotations(metadata.get("annotations") or {}),
+        annotations=user_actions.read_actions(annotations),
+        recheck=annotations.get(models.ANNOTATION_RECHECK),
         probe_results=probes,
         spec_problem=problem,
         stored_revisions=view.stored_revisions,
@@ -158,7 +137,11 @@ async def reconcile(
         # Decided again from the status just written: this tick's probe results and
         # annotations were already taken into account there.
         again = dataclasses.replace(
-            observation, spec_problem=problem, probe_results=(), annotations=Annotations()
+            observation,
+            spec_problem=problem,
+            probe_results=(),
+            annotations=user_actions.ActionRequests(),
+            recheck=None,
         )
         refused = rollout.decide(spec, decision.status, again)
         await _write_status(runtime, target, refused.status)

@@ -1,8 +1,8 @@
 """Where the connection to the API server comes from, decided once for Kopf and the client.
 
-`load_api_client()` and `connection_info()` read the same source in the same order, so the
-operator's watches (Kopf) and its writes (the client) always talk to the same cluster as the
-same user:
+`load_api_client()` and the handlers' `connection_info()` read the same source in the same
+order, so the operator's watches (Kopf) and its writes (the client) always talk to the same
+cluster as the same user:
 
 1. in a cluster (`KUBERNETES_SERVICE_HOST` set) and no kubeconfig given: the service account;
 2. otherwise the kubeconfig given, else `$KUBECONFIG` (read now, never at import time, and
@@ -17,13 +17,11 @@ Nothing here touches the client's global default configuration.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import pathlib
 from typing import Any, TypeAlias
 
-import kopf
 import yaml
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
@@ -90,39 +88,6 @@ def load_api_client(
     if pool_size is not None:
         configuration.connection_pool_maxsize = max(pool_size, 1)
     return client.ApiClient(configuration=configuration)
-
-
-def connection_info(
-    *, kubeconfig: str | None = None, context: str | None = None
-) -> kopf.ConnectionInfo:
-    """The same connection as `load_api_client()`, as a `@kopf.on.login` handler returns it."""
-    connection = resolve(kubeconfig=kubeconfig, context=context)
-    configuration = connection.configuration
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    # Calling this also refreshes an expiring token (exec plugins, service account files).
-    credential = configuration.get_api_key_with_prefix("BearerToken", alias="authorization")
-    if credential:
-        scheme, _, value = str(credential).partition(" ")
-        if not value:
-            token = scheme
-        elif scheme.lower() == "basic":
-            username, _, password = base64.b64decode(value).decode().partition(":")
-        else:
-            token = value
-    return kopf.ConnectionInfo(
-        server=str(configuration.host),
-        ca_path=configuration.ssl_ca_cert or None,
-        insecure=not configuration.verify_ssl,
-        token=token,
-        username=username or configuration.username or None,
-        password=password or configuration.password or None,
-        certificate_path=configuration.cert_file or None,
-        private_key_path=configuration.key_file or None,
-        proxy_url=configuration.proxy or None,
-        default_namespace=connection.namespace,
-    )
 
 
 def in_cluster(kubeconfig: str | None = None) -> bool:

@@ -55,12 +55,10 @@ def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
     draft = Draft.of(status, obs.now, obs.colors)
-    if obs.annotations.recheck is not None:
+    if obs.recheck is not None:
         # Seen: what changed is in this observation. A newer note (another change meanwhile)
         # has another value and stays, for the next tick.
-        draft.act(
-            act.RemoveAnnotation(key=models.ANNOTATION_RECHECK, value=obs.annotations.recheck)
-        )
+        draft.act(act.RemoveAnnotation(key=models.ANNOTATION_RECHECK, value=obs.recheck))
     problem = obs.spec_problem or _foreign_object_problem(obs)
     if spec is None or problem is not None:
         _fail_invalid_spec(draft, problem or SpecProblem(field="spec", message="is missing"))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from greenlight import models
 from greenlight.models import Color
+from greenlight.user_actions import ActionRequests
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,23 +67,6 @@ class SpecProblem:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Annotations:
-    """The action annotations of the contract present on the Release."""
-
-    promote: bool = False
-    # The revision a promote names ("2"); None for a bare "true": the revision awaiting it.
-    promote_revision: int | None = None
-    abort: bool = False
-    rollback_to: str | None = None  # raw value; the decision validates it
-    # The operator's own note that an object it owns changed under it (its value is unique
-    # per note, so only the note that was seen is removed).
-    recheck: str | None = None
-    # Action annotations present with a value other than "true" (promote and abort only):
-    # removed with a Warning Event, so that they never keep an idle Release ticking.
-    malformed: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
 class Observation:
     now: datetime.datetime
     release: str = ""  # the Release's name, for messages that name the objects derived from it
@@ -94,7 +78,10 @@ class Observation:
     preview_service: ServiceState
     # Colours of the endpoints the active Service's EndpointSlices list (None: not looked at).
     active_endpoint_colors: frozenset[Color] | None = None
-    annotations: Annotations = dataclasses.field(default_factory=Annotations)
+    annotations: ActionRequests = dataclasses.field(default_factory=ActionRequests)
+    # The operator's own note that an object it owns changed under it (its value is unique
+    # per note, so only the note that was seen is removed).
+    recheck: str | None = None
     probe_results: tuple[ProbeResult, ...] = ()
     spec_problem: SpecProblem | None = None
     # Revisions whose pod template is still stored (ControllerRevisions), for rollback-to.

@@ -24,24 +24,15 @@ from greenlight.rollout.upkeep import target_port_for
 
 def drop_annotations(draft: Draft, obs: Observation, *, why: str) -> None:
     notes = obs.annotations
-    present = [
-        key
-        for key, here in (
-            (models.ANNOTATION_PROMOTE, notes.promote),
-            (models.ANNOTATION_ABORT, notes.abort),
-            (models.ANNOTATION_ROLLBACK_TO, notes.rollback_to is not None),
-        )
-        if here
-    ]
-    for key in present:
+    for key in [*notes.pending, *(bad.key for bad in notes.malformed)]:
         draft.act(act.RemoveAnnotation(key=key))
         draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
 
 
 def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     notes = obs.annotations
-    for key in notes.malformed:
-        ignore_annotation(draft, key, 'its value must be "true"')
+    for bad in notes.malformed:
+        ignore_annotation(draft, bad.key, f"its value {bad.value!r} is not {bad.expected}")
     if notes.abort:
         if draft.phase in IN_FLIGHT:
             draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ABORT))
@@ -81,10 +72,10 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
         )
 
 
-def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, raw: str) -> None:
-    revision = int(raw) if raw.strip().isdigit() else 0
+def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revision: int) -> None:
+    raw = str(revision)
     known = {entry.revision: entry for entry in reversed(draft.status["history"])}
-    if revision < 1 or revision not in known or revision not in obs.stored_revisions:
+    if revision not in known or revision not in obs.stored_revisions:
         draft.event(
             "RollbackRefused",
             f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} names no revision that can be released "

@@ -80,6 +80,8 @@ async def _act(
     body = await cluster.get_release(ns, name)
     release_status, _ = records.parse_status(body.get("status"))
     chosen = plan(name, release_status)  # raises ActionRefused: 409 with its reason
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    user_actions.refuse_beside_malformed(name, ns, chosen, annotations)
     await cluster.patch_annotations(ns, name, chosen.annotations)
     logger.info(
         "%s of %s/%s requested by %s: %s",

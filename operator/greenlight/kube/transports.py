@@ -18,6 +18,7 @@ import httpx
 
 from greenlight.kube import proxy
 from greenlight.kube.client import ApiClient
+from greenlight.settings import OperatorSettings, ProbeVia
 
 SNIPPET_BYTES = 200
 
@@ -98,3 +99,12 @@ def _refused(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def transport_for(
+    settings: OperatorSettings, api_client: ApiClient, *, executor: Executor | None = None
+) -> DirectTransport | ApiServerProxyTransport:
+    """How probes travel, as `GREENLIGHT_PROBE_VIA` says."""
+    if settings.probe_via is ProbeVia.DIRECT:
+        return DirectTransport(cluster_domain=settings.cluster_domain)
+    return ApiServerProxyTransport(api_client, executor=executor)
