@@ -341,3 +341,36 @@ def test_eks_pulls_both_images_with_the_pull_secret() -> None:
     for where, pod in pods.items():
         assert pod["imagePullSecrets"] == [{"name": "greenlight-registry"}], where
         assert pod["containers"][0]["image"].startswith("registry.example.com/greenlight/")
+
+
+def test_notifications_read_exactly_one_secret() -> None:
+    """The channels' Secret is named once; the operator gets its env and may get that Secret
+    alone, in the release namespace. Without it, no Secret is readable at all."""
+    assert not [
+        d for d in rendering.by_kind(rendering.render(), "Role") if "notifications" in str(d)
+    ]
+    docs = rendering.render(
+        sets=(
+            "operator.notifications.secret=greenlight-channels",
+            "operator.notifications.dashboardUrl=https://greenlight.example.com",
+        )
+    )
+    role = rendering.one(docs, "Role", "greenlight-operator-notifications")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["greenlight-channels"],
+            "verbs": ["get"],
+        }
+    ]
+    binding = rendering.one(docs, "RoleBinding", "greenlight-operator-notifications")
+    assert binding["subjects"][0]["name"] == "greenlight-operator"
+    deployment = rendering.one(docs, "Deployment", "greenlight-operator")
+    env = {
+        var["name"]: var.get("value")
+        for var in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    namespace = role["metadata"]["namespace"]
+    assert env["GREENLIGHT_NOTIFICATIONS_SECRET"] == f"{namespace}/greenlight-channels"
+    assert env["GREENLIGHT_DASHBOARD_URL"] == "https://greenlight.example.com"
