@@ -21,6 +21,7 @@ from greenlight_sandbox.loadgen import LoadGenerator, LoadRecord
 from greenlight_sandbox.programs import greenlight_cli
 from greenlight_sandbox.report import Moment, Window, write_picture
 from greenlight_sandbox.system import (
+    NOTIFICATIONS_CHANNEL,
     RunningSystem,
     Step,
     release_and_settle,
@@ -53,7 +54,9 @@ def run_step(
         done = greenlight_cli(sandbox.kubeconfig_path, wait, timeout=STEP_TIMEOUT_SECONDS + 10)
         exit_codes.append(done.returncode)
 
-    release = story.with_revision(story.shop_release(), revision)
+    release = story.subscribed(
+        story.with_revision(story.shop_release(), revision), NOTIFICATIONS_CHANNEL
+    )
     step = release_and_settle(sandbox, release, STEP_TIMEOUT_SECONDS, follow=follow)
     say(f"(greenlight wait exited {exit_codes[0]}; phase {step.phase})")
     return StoryStep(revision, step)

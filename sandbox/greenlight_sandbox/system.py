@@ -19,6 +19,8 @@ from greenlight_sandbox import apiservice
 from greenlight_sandbox.cluster import Sandbox
 from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.programs import operator_process
+from greenlight_sandbox.receiver import KEY as RECEIVER_KEY
+from greenlight_sandbox.receiver import Receiver
 
 Obj = dict[str, Any]
 API_VERSION = "greenlight.dev/v1alpha1"
@@ -30,6 +32,7 @@ class RunningSystem:
     sandbox: Sandbox
     operator_log: pathlib.Path
     dashboard_url: str | None  # None when started without the API service
+    notifications: Receiver  # what the operator's notifications channel received
 
 
 def release_status(sandbox: Sandbox, namespace: str, name: str) -> Obj:
@@ -121,6 +124,35 @@ def wait_serving(url: str, timeout: float = 30.0) -> None:
     wait_for(answers, timeout=timeout, interval=0.05, message=f"{url} did not answer 200")
 
 
+NOTIFICATIONS_SECRET = "greenlight-notifications"
+NOTIFICATIONS_CHANNEL = "sandbox-hook"
+
+
+def say_notification(say: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
+    def received(facts: dict[str, Any]) -> None:
+        say(
+            f"   notification to {NOTIFICATIONS_CHANNEL}: {facts.get('namespace')}/"
+            f"{facts.get('release')} revision {facts.get('revision')} {facts.get('transition')}"
+            f" ({facts.get('reason') or facts.get('phase')}), signature verified"
+        )
+
+    return received
+
+
+def notification_channels(sandbox: Sandbox, receiver: Receiver) -> str:
+    """The operator's notification Secret, one channel to ``receiver``; its `namespace/name`."""
+    sandbox.ensure_namespace(apiservice.NAMESPACE)
+    sandbox.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": NOTIFICATIONS_SECRET, "namespace": apiservice.NAMESPACE},
+            "stringData": {NOTIFICATIONS_CHANNEL: receiver.url, "hmac-key": RECEIVER_KEY},
+        }
+    )
+    return f"{apiservice.NAMESPACE}/{NOTIFICATIONS_SECRET}"
+
+
 @contextlib.contextmanager
 def running_system(
     workdir: pathlib.Path,
@@ -130,18 +162,23 @@ def running_system(
     chart: pathlib.Path = pathlib.Path("charts/greenlight"),
     say: Callable[[str], None] = print,
 ) -> Iterator[RunningSystem]:
+    """The sandbox, the operator and (unless told otherwise) the API service; the operator's
+    notifications go to a local receiver, which prints them."""
     began = time.monotonic()
-    with Sandbox(workdir, propagation_lag_seconds=propagation_lag_seconds) as sandbox:
+    with (
+        Sandbox(workdir, propagation_lag_seconds=propagation_lag_seconds) as sandbox,
+        Receiver(on_received=say_notification(say)) as receiver,
+    ):
         say(
             f"sandbox ready in {sandbox.ready_seconds or 0:.2f} s: API server {sandbox.cluster.url}"
         )
         log = workdir / "operator.log"
-        with operator_process(sandbox.kubeconfig_path, log):
+        settings = {"GREENLIGHT_NOTIFICATIONS_SECRET": notification_channels(sandbox, receiver)}
+        with operator_process(sandbox.kubeconfig_path, log, env=settings):
             say(f"operator started (log: {log})")
             dashboard_url = None
             if with_api_service:
                 release = apiservice.render_api_release(chart)
-                sandbox.ensure_namespace(apiservice.NAMESPACE)
                 sandbox.apply(release)
                 wait_settled(
                     sandbox, apiservice.NAMESPACE, apiservice.RELEASE_NAME, ("Succeeded",), 90
@@ -151,4 +188,4 @@ def running_system(
                     f"API service released blue-green in {time.monotonic() - began:.1f} s; "
                     f"dashboard: {dashboard_url}/"
                 )
-            yield RunningSystem(sandbox, log, dashboard_url)
+            yield RunningSystem(sandbox, log, dashboard_url, receiver)

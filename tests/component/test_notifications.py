@@ -16,8 +16,8 @@ from greenlight import metrics, models
 from greenlight.models import Phase
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
 from greenlight_sandbox.emulator.controllers import FakeControllers
+from greenlight_sandbox.receiver import KEY, Receiver
 from tests.component.harness import CRD_PATH, NAMESPACE, FakeApps, RunningOperator, release
-from tests.notify.receiver import KEY, Receiver
 
 SECRET = "greenlight-notifications"
 EVERYTHING = [{"channel": "team-hook", "on": [str(t) for t in models.NotifyOn]}]

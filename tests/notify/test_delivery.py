@@ -14,7 +14,7 @@ from greenlight import metrics, models
 from greenlight.notify.channels import ChannelSource
 from greenlight.notify.delivery import Delivery, Notifier
 from greenlight_sandbox.emulator import wait_for
-from tests.notify.receiver import KEY, Receiver
+from greenlight_sandbox.receiver import KEY, Receiver
 
 NOTIFICATION = models.PendingNotification(
     key="2:RolledBack:team",

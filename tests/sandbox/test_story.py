@@ -15,6 +15,7 @@ from greenlight_sandbox import measure, story
 from greenlight_sandbox.emulator import wait_for
 from greenlight_sandbox.loadgen import LoadGenerator
 from greenlight_sandbox.system import (
+    NOTIFICATIONS_CHANNEL,
     RunningSystem,
     release_and_settle,
     running_system,
@@ -27,8 +28,9 @@ PREVIEW = "shop-preview"
 
 
 def release(system: RunningSystem, revision: story.Revision) -> str:
+    release = story.with_revision(story.shop_release(), revision)
     step = release_and_settle(
-        system.sandbox, story.with_revision(story.shop_release(), revision), SETTLE_SECONDS
+        system.sandbox, story.subscribed(release, NOTIFICATIONS_CHANNEL), SETTLE_SECONDS
     )
     return step.phase
 
@@ -89,6 +91,13 @@ def test_a_switch_under_load_loses_nothing_and_a_failing_revision_is_switched_ba
         # After the switch back has reached the proxies, 2.0.0 answers every request again.
         tail = [r for r in records if r.scheduled >= settled_after]
         assert tail and all(r.ok and r.version == "2.0.0" for r in tail)
+
+        # The operator told the sandbox's channel, signed, once per transition and revision.
+        wait_for(lambda: len(system.notifications.received) >= 5, timeout=30)
+        sent = [(n["revision"], n["transition"]) for n in system.notifications.received]
+        assert len(sent) == len(set(sent))
+        assert {(2, "Switched"), (2, "Succeeded"), (3, "Switched"), (3, "RolledBack")} <= set(sent)
+        assert system.notifications.bad_signatures == 0
 
         with urllib.request.urlopen(f"{system.dashboard_url}/api/v1/releases", timeout=5) as answer:
             names = {item["name"] for item in json.load(answer)["items"]}

@@ -70,3 +70,10 @@ def with_revision(release: Obj, revision: Revision) -> Obj:
     env.extend({"name": name, "value": value} for name, value in wanted.items())
     container["env"] = env
     return result
+
+
+def subscribed(release: Obj, channel: str) -> Obj:
+    """A copy of ``release`` that sends every transition to the notification ``channel``."""
+    result = copy.deepcopy(release)
+    result["spec"]["notifications"] = [{"channel": channel}]
+    return result

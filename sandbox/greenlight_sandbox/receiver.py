@@ -1,5 +1,6 @@
-"""A local webhook receiver for notification tests: it checks each delivery's signature and
-keeps what it received; it can fail a number of times first, or never answer at all."""
+"""A local webhook receiver of the operator's notifications: it checks each delivery's
+signature and keeps what it received. `make demo` prints what it receives; the notification
+tests make it fail a number of times first, or never answer at all."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ import hmac
 import http.server
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
-KEY = "test-signing-key"
+KEY = "sandbox-signing-key"  # the signing key the sandbox's Secret holds
 
 
 class Receiver:
-    def __init__(self, *, fail_first: int = 0, hang: bool = False, key: str = KEY) -> None:
+    def __init__(
+        self,
+        *,
+        fail_first: int = 0,
+        hang: bool = False,
+        key: str = KEY,
+        on_received: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """``on_received(facts)`` is called for each verified delivery (in a server thread)."""
+        self.on_received = on_received
         self.fail_first = fail_first
         self.hang = hang
         self.key = key
@@ -45,11 +56,14 @@ class Receiver:
                     + hmac.new(owner.key.encode(), text.encode(), hashlib.sha256).hexdigest()
                 )
                 signed = hmac.compare_digest(self.headers.get("X-Greenlight-Signature", ""), wanted)
+                facts = {**json.loads(text), "_title": envelope["title"]}
                 with owner._lock:
                     if signed:
-                        owner.received.append({**json.loads(text), "_title": envelope["title"]})
+                        owner.received.append(facts)
                     else:
                         owner.bad_signatures += 1
+                if signed and owner.on_received is not None:
+                    owner.on_received(facts)
                 self.send_response(200 if signed else 401)
                 self.end_headers()
 
