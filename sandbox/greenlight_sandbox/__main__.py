@@ -17,6 +17,7 @@ import threading
 
 from greenlight_sandbox import demo, switch_bench
 from greenlight_sandbox.apiservice import SandboxSetupError
+from greenlight_sandbox.cluster import VitalProcessExited
 from greenlight_sandbox.system import running_system
 
 
@@ -64,7 +65,9 @@ def _up(workdir: pathlib.Path, lag: float) -> None:
             "Ctrl-C stops the sandbox and every process it started.",
             flush=True,
         )
-        threading.Event().wait()  # until Ctrl-C
+        stopped = threading.Event()
+        while not stopped.wait(1.0):  # until Ctrl-C, or until the operator has ended
+            sandbox.check_vital()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             propagation_lag_seconds=args.lag,
         )
         return 0
-    except SandboxSetupError as error:
+    except (SandboxSetupError, VitalProcessExited) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

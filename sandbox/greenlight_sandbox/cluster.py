@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import pathlib
 import shutil
+import subprocess
 import time
 from types import TracebackType
 from typing import Any, Self
@@ -39,6 +40,10 @@ DEFAULT_LAG_SECONDS = 1.0
 _APPLY_ATTEMPTS = 10
 
 
+class VitalProcessExited(RuntimeError):
+    """A process the sandbox's system needs (the operator) has ended."""
+
+
 class Sandbox:
     """A running sandbox cluster; use as a context manager, or :meth:`start` and :meth:`stop`."""
 
@@ -56,6 +61,8 @@ class Sandbox:
         self._cluster: EmulatedCluster | None = None
         self._controllers: list[ControllerThread] = []
         self._proxies: ServiceProxies | None = None
+        # Processes the system needs (the operator): name -> (process, its log)
+        self._vital: dict[str, tuple[subprocess.Popen[bytes], pathlib.Path]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -131,6 +138,21 @@ class Sandbox:
     @property
     def pod_log_dir(self) -> pathlib.Path:
         return self.workdir / "pods"
+
+    def depends_on(self, name: str, process: subprocess.Popen[bytes], log: pathlib.Path) -> None:
+        """Register a process the system cannot work without (see :meth:`check_vital`)."""
+        self._vital[name] = (process, log)
+
+    def check_vital(self) -> None:
+        """Raise :class:`VitalProcessExited` if a registered process has ended: waiting on a
+        Release that nobody will act on would only end in a timeout that hides the cause."""
+        for name, (process, log) in self._vital.items():
+            code = process.poll()
+            if code is not None:
+                tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+                raise VitalProcessExited(
+                    f"The {name} exited with code {code}; the end of {log}:\n" + "\n".join(tail)
+                )
 
     def service_address(
         self, namespace: str, name: str, port: int | str | None = None

@@ -49,6 +49,7 @@ def settled(
     """A condition: the current spec reached one of ``phases`` and no scale-down is pending."""
 
     def done() -> bool:
+        sandbox.check_vital()
         status = release_status(sandbox, namespace, name)
         return bool(
             status["_current"]
@@ -174,7 +175,8 @@ def running_system(
         )
         log = workdir / "operator.log"
         settings = {"GREENLIGHT_NOTIFICATIONS_SECRET": notification_channels(sandbox, receiver)}
-        with operator_process(sandbox.kubeconfig_path, log, env=settings):
+        with operator_process(sandbox.kubeconfig_path, log, env=settings) as operator:
+            sandbox.depends_on("operator", operator, log)
             say(f"operator started (log: {log})")
             dashboard_url = None
             if with_api_service:
