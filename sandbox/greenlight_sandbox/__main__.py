@@ -57,10 +57,10 @@ def _up(workdir: pathlib.Path, lag: float) -> None:
         print(
             "\nThe sandbox is up. In another terminal:\n"
             f"  export KUBECONFIG={sandbox.kubeconfig_path.resolve()}\n"
-            "  kubectl get releases,deployments,pods,services -A -o wide --validate=false\n"
-            "  kubectl apply --validate=false -f manifests/examples/web.yaml  (any image of"
-            " the image map)\n"
-            "  greenlight list -A\n"
+            "  kubectl get releases,deployments,pods,services -A -o wide\n"
+            "  kubectl apply --validate=false -f sandbox/greenlight_sandbox/story/shop.yaml\n"
+            "  greenlight wait shop -n demo && greenlight status shop -n demo\n"
+            "  curl http://$(kubectl get svc shop -n demo -o jsonpath='{.spec.clusterIP}'):8080/\n"
             f"Dashboard: {system.dashboard_url}/\n"
             "Ctrl-C stops the sandbox and every process it started.",
             flush=True,
