@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import signal
 import sys
 import threading
 
@@ -70,8 +71,17 @@ def _up(workdir: pathlib.Path, lag: float) -> None:
             sandbox.check_vital()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Ctrl-C, and a SIGTERM as `kill` or a supervisor sends it, take the same way out: every
+    # `with` unwinds and stops what it started. SIGINT is set explicitly because a shell
+    # starting us in the background would have it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "demo":
             report = demo.run(
