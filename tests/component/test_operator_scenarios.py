@@ -119,6 +119,21 @@ def events(cluster: EmulatedCluster, name: str = "web") -> list[str]:
     ]
 
 
+def smoke_verification(duration_seconds: int) -> dict[str, Any]:
+    """A post-switch window of ``duration_seconds`` probing /healthz each second."""
+    return {
+        "durationSeconds": duration_seconds,
+        "gates": [
+            {
+                "name": "smoke",
+                "http": {"path": "/healthz"},
+                "intervalSeconds": 1,
+                "failureThreshold": 3,
+            }
+        ],
+    }
+
+
 def test_first_release_then_switch(
     cluster: EmulatedCluster, apps: FakeApps, controllers: FakeControllers
 ) -> None:
@@ -554,17 +569,7 @@ def test_a_verification_window_nobody_watched_does_not_pass(
 ) -> None:
     """Stopped in PostVerification after its gate had passed, restarted after the window had
     elapsed: the unwatched window counts for nothing, and the failing revision is rolled back."""
-    verify = {
-        "durationSeconds": 3,
-        "gates": [
-            {
-                "name": "smoke",
-                "http": {"path": "/healthz"},
-                "intervalSeconds": 1,
-                "failureThreshold": 3,
-            }
-        ],
-    }
+    verify = smoke_verification(duration_seconds=3)
     with RunningOperator(cluster):
         cluster.create(release(verification=verify, strategy=FAST))
         wait_phase(cluster, Phase.SUCCEEDED)
@@ -916,17 +921,7 @@ def test_transitions_survive_a_crash_between_the_status_write_and_the_events(
     Events get through, and the operator stops. The restarted operator completes the switch,
     posts the gate-passed, switch and post-verification Events exactly once, and counts the
     verification window from the moment the active Service selects the new colour."""
-    verify = {
-        "durationSeconds": 2,
-        "gates": [
-            {
-                "name": "smoke",
-                "http": {"path": "/healthz"},
-                "intervalSeconds": 1,
-                "failureThreshold": 3,
-            }
-        ],
-    }
+    verify = smoke_verification(duration_seconds=2)
     with RunningOperator(cluster):
         cluster.create(release(gates=GATES, verification=verify, strategy=FAST))
         wait_phase(cluster, Phase.VERIFYING)
