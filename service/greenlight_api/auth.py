@@ -3,7 +3,13 @@
 - Authentication: `Authorization: Bearer <token>`, checked with a TokenReview. No header, a
   malformed one or a token the API server does not accept: 401.
 - Authorization: a SubjectAccessReview on `releases.greenlight.dev` in the target namespace:
-  `get` to read one Release, `list` to list them or follow them all, `patch` for actions.
+  `get` to read one Release, `list` to list them or follow them all, and for actions
+  (promote, abort, rollback) `create` on the subresource `releases/actions`, a right of its
+  own that an administrator grants on purpose. `patch` on `releases` is accepted for actions
+  too: whoever holds it can write the action annotations (and much more) without this
+  service, so honouring it gives nobody a right they lack. The reverse is the point:
+  `releases/actions` lets a person press the buttons without `patch`, which edits the pod
+  template, and hence is as good as creating Deployments with the operator's rights.
   Checks about one Release name it (`resourceAttributes.name`), so RBAC rules restricted to
   some Releases (`resourceNames: [web]`) are honoured; lists are never named.
   Not allowed: 403, naming the user, the verb, the namespace and the Release if any.
@@ -45,6 +51,15 @@ KNOWN_TOKEN_SECONDS = 3600.0
 KNOWN_TOKENS_MAX = 10_000
 
 ANONYMOUS = UserInfo(username="system:anonymous (auth disabled)")
+
+# The right to act (promote, abort, rollback): `create` on `releases/actions`. No such
+# subresource is served; RBAC and SubjectAccessReview need none to exist, and an admin grants
+# it only on purpose (no built-in role and no `releases` rule covers it).
+ACTION_VERB = "create"
+ACTION_SUBRESOURCE = "actions"
+# Also accepted for actions: a caller who may patch the Release could write the annotations
+# itself, so the service does nothing for them that they could not do.
+ACTION_FALLBACK_VERB = "patch"
 
 
 class Unauthenticated(Exception):
@@ -172,9 +187,16 @@ class Authenticator:
             self._known.popitem(last=False)
 
     async def review(
-        self, caller: Caller, *, verb: str, namespace: str, name: str | None = None
+        self,
+        caller: Caller,
+        *,
+        verb: str,
+        namespace: str,
+        name: str | None = None,
+        subresource: str = "",
     ) -> AccessReviewResult:
-        """May the caller `verb` Releases in `namespace` ("" meaning every namespace)?
+        """May the caller `verb` Releases (or their `subresource`) in `namespace` ("" meaning
+        every namespace)?
 
         With `name`, the question is about that one Release (RBAC `resourceNames` apply).
         """
@@ -185,8 +207,10 @@ class Authenticator:
         cluster = self._cluster
         user = caller.user
         result, cached = await self._access.get(
-            (user, verb, namespace, name),
-            lambda: cluster.review_access(user, verb=verb, namespace=namespace, name=name),
+            (user, verb, namespace, name, subresource),
+            lambda: cluster.review_access(
+                user, verb=verb, namespace=namespace, name=name, subresource=subresource
+            ),
         )
         self._count("access", cached)
         return result
@@ -203,6 +227,32 @@ class Authenticator:
             raise Forbidden(
                 f"user {caller.name!r} may not {verb} releases.greenlight.dev in {where}{reason}"
             )
+
+    async def require_action(self, caller: Caller, *, namespace: str, name: str) -> None:
+        """May the caller promote, abort or roll back the Release `name` in `namespace`?
+
+        `create releases/actions` first; `patch releases` (a superset of the right) second.
+        """
+        granted = await self.review(
+            caller,
+            verb=ACTION_VERB,
+            namespace=namespace,
+            name=name,
+            subresource=ACTION_SUBRESOURCE,
+        )
+        if granted.allowed:
+            return
+        patcher = await self.review(
+            caller, verb=ACTION_FALLBACK_VERB, namespace=namespace, name=name
+        )
+        if patcher.allowed:
+            return
+        reason = f" ({granted.reason})" if granted.reason else ""
+        raise Forbidden(
+            f"user {caller.name!r} may not {ACTION_VERB} releases.greenlight.dev/"
+            f"{ACTION_SUBRESOURCE} (the right to promote, abort and roll back) in namespace "
+            f"{namespace}, Release {name}{reason}"
+        )
 
     async def readable(self, caller: Caller, namespaces: Iterable[str]) -> set[str] | None:
         """The namespaces among `namespaces` whose Releases the caller may list; None: all."""

@@ -74,7 +74,12 @@ def test_token_review(kube_cluster: EmulatedCluster) -> None:
 
 
 def _access_review(
-    cluster: EmulatedCluster, user: str, groups: list[str], verb: str, namespace: str
+    cluster: EmulatedCluster,
+    user: str,
+    groups: list[str],
+    verb: str,
+    namespace: str,
+    subresource: str | None = None,
 ) -> dict[str, Any]:
     with cluster.api_client() as api:
         review = kubernetes.client.V1SubjectAccessReview(
@@ -82,7 +87,11 @@ def _access_review(
                 user=user,
                 groups=groups,
                 resource_attributes=kubernetes.client.V1ResourceAttributes(
-                    group="greenlight.dev", resource="releases", verb=verb, namespace=namespace
+                    group="greenlight.dev",
+                    resource="releases",
+                    verb=verb,
+                    namespace=namespace,
+                    subresource=subresource,
                 ),
             )
         )
@@ -100,6 +109,28 @@ def test_subject_access_review(kube_cluster: EmulatedCluster) -> None:
     assert _access_review(kube_cluster, "alice", [], "patch", "shop")["allowed"] is False
     assert _access_review(kube_cluster, "bob", ["ops"], "patch", "anywhere")["allowed"] is True
     assert _access_review(kube_cluster, "root", ["system:masters"], "delete", "x")["allowed"]
+
+
+def test_subject_access_review_of_a_subresource(kube_cluster: EmulatedCluster) -> None:
+    """As RBAC: a rule on `releases` covers none of its subresources, one on
+    `releases/actions` only that one, `*` and `*/actions` every resource's."""
+    kube_cluster.allow("owner", "create", "releases", namespace="shop")
+    kube_cluster.allow("owner", "patch", "releases", namespace="shop")
+    kube_cluster.allow("operator", "create", "releases/actions", namespace="shop")
+    kube_cluster.allow("anyone-sub", "create", "*/actions")
+    kube_cluster.allow("root", "*", "*")
+
+    def allowed(user: str, verb: str, subresource: str | None) -> bool:
+        return bool(_access_review(kube_cluster, user, [], verb, "shop", subresource)["allowed"])
+
+    assert allowed("owner", "create", None) and not allowed("owner", "create", "actions")
+    assert allowed("operator", "create", "actions")
+    assert not allowed("operator", "create", None) and not allowed("operator", "create", "status")
+    assert not allowed("operator", "update", "actions")
+    assert allowed("anyone-sub", "create", "actions") and not allowed("anyone-sub", "create", None)
+    assert allowed("root", "create", "actions")
+    denied = _access_review(kube_cluster, "owner", [], "create", "shop", "actions")
+    assert "create releases.greenlight.dev/actions" in denied["reason"]
 
 
 def test_self_subject_access_review_uses_the_callers_token(kube_cluster: EmulatedCluster) -> None:

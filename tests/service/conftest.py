@@ -70,9 +70,10 @@ def make_service() -> Iterator[Callable[..., Service]]:
 
 @pytest.fixture
 def service(make_service: Callable[..., Service]) -> Service:
-    """Auth on; alice may do anything in `shop`, bob may only read there."""
+    """Auth on; alice may read and act (`create releases/actions`) in `shop`, bob may only
+    read there."""
     svc = make_service()
-    svc.cluster.rights = {("devs", verb, "shop") for verb in ("get", "list", "patch")} | {
+    svc.cluster.rights = {("devs", verb, "shop") for verb in ("get", "list", "create/actions")} | {
         ("viewers", verb, "shop") for verb in ("get", "list")
     }
     return svc

@@ -119,9 +119,17 @@ class FakeCluster:
         return TokenReviewResult(user=user, error="" if user else "invalid bearer token")
 
     async def review_access(
-        self, user: UserInfo, *, verb: str, namespace: str, name: str | None = None
+        self,
+        user: UserInfo,
+        *,
+        verb: str,
+        namespace: str,
+        name: str | None = None,
+        subresource: str = "",
     ) -> AccessReviewResult:
         self._check()
+        if subresource:  # rights on a subresource are written "create/actions"
+            verb = f"{verb}/{subresource}"
         self.access_reviews += 1
         self.access_calls.append((user.username, verb, namespace, name))
         for subject in (user.username, *user.groups):

@@ -55,7 +55,7 @@ async def _rollback_with_endless_body(*, token: bytes | None) -> tuple[int, int]
     app = create_app(Settings(), configure_logging=False)
     cluster = factories.FakeCluster()
     cluster.tokens = {"alice-token": ALICE}
-    cluster.rights = {("devs", "patch", "shop")}
+    cluster.rights = {("devs", "create/actions", "shop")}
     app.dependency_overrides[deps.get_authenticator] = lambda: auth.Authenticator(
         mode=AuthMode.TOKENREVIEW, cluster=cluster, cache_seconds=0, metrics=app.state.metrics
     )

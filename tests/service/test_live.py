@@ -24,7 +24,8 @@ def cluster(kube_cluster: EmulatedCluster) -> EmulatedCluster:
     kube_cluster.tokens["bob-token"] = UserInfo("bob", ("viewers",))
     kube_cluster.allow("devs", "get", "releases", "shop")
     kube_cluster.allow("devs", "list", "releases", "shop")
-    kube_cluster.allow("devs", "patch", "releases", "shop")
+    # The right to act, without `patch releases` (which would let them edit the template).
+    kube_cluster.allow("devs", "create", "releases/actions", "shop")
     return kube_cluster
 
 
@@ -148,6 +149,30 @@ def test_an_action_writes_the_annotation(cluster: EmulatedCluster, http: httpx.C
         )
     )
     assert http.post("/api/v1/namespaces/shop/releases/web/promote", headers=BOB).status_code == 403
+
+
+def test_actions_are_authorized_by_the_actions_subresource(
+    cluster: EmulatedCluster, http: httpx.Client
+) -> None:
+    """The API server answers the SubjectAccessReview of `create releases/actions`: a rule on
+    `releases` itself (even `create`) is not that right; `patch releases` still is."""
+    live.make_release(cluster, "web", phase="Verifying", currentRevision=2)
+    wait_for(lambda: _names(http) == ["web"])
+    cluster.tokens["carol-token"] = UserInfo("carol", ("creators",))
+    cluster.allow("creators", "create", "releases", "shop")
+    cluster.allow("creators", "update", "releases/status", "shop")
+    carol = {"Authorization": "Bearer carol-token"}
+    refused = http.post("/api/v1/namespaces/shop/releases/web/abort", headers=carol)
+    assert refused.status_code == 403, refused.text
+    assert "create releases.greenlight.dev/actions" in refused.json()["detail"]
+    stored = cluster.get(models.API_VERSION, models.PLURAL, "shop", "web") or {}
+    assert models.ANNOTATION_ABORT not in (stored["metadata"].get("annotations") or {})
+
+    cluster.tokens["dave-token"] = UserInfo("dave", ("owners",))
+    cluster.allow("owners", "patch", "releases", "shop")
+    dave = {"Authorization": "Bearer dave-token"}
+    accepted = http.post("/api/v1/namespaces/shop/releases/web/abort", headers=dave)
+    assert accepted.status_code == 202, accepted.text
 
 
 def test_a_failing_api_server_gives_503_with_a_reason(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -194,12 +195,69 @@ def test_rollback_to_an_unknown_revision_is_409(service: Service) -> None:
     assert "no revision 9 in its history (known: 2, 3)" in response.json()["detail"]
 
 
-def test_actions_need_patch_rights(service: Service) -> None:
+def test_actions_need_the_actions_right(service: Service) -> None:
     service.put(factories.release(phase="Verifying"))
     response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=BOB_AUTH)
     assert response.status_code == 403
-    assert "'bob' may not patch" in response.json()["detail"]
+    assert "'bob' may not create releases.greenlight.dev/actions" in response.json()["detail"]
     assert service.cluster.patches == []
+    # Both rights that allow an action were asked about, the narrow one first.
+    assert service.cluster.access_calls[-2:] == [
+        ("bob", "create/actions", "shop", "web"),
+        ("bob", "patch", "shop", "web"),
+    ]
+
+
+OPS = UserInfo(username="olga", groups=("ops",))
+OPS_AUTH = {"Authorization": "Bearer olga-token"}
+ACTIONS = [
+    ("promote", None, factories.release(phase="AwaitingPromotion", current=3)),
+    ("abort", None, factories.release(phase="Verifying")),
+    ("rollback", {"revision": 2}, factories.release(stable=3)),
+]
+
+
+@pytest.mark.parametrize(("action", "body", "release"), ACTIONS)
+def test_the_actions_right_alone_allows_an_action_without_patch(
+    service: Service, action: str, body: dict[str, int] | None, release: dict[str, Any]
+) -> None:
+    """Pressing a button must not need `patch releases`: that right edits `spec.template`,
+    which the operator runs with its own rights, as good as creating Deployments. A user
+    holding only `create releases/actions` acts; only the action's annotation is written."""
+    service.cluster.tokens["olga-token"] = OPS
+    service.cluster.rights = {("ops", "create/actions", "shop")}
+    service.put(release)
+    response = service.client.post(
+        f"/api/v1/namespaces/shop/releases/web/{action}", json=body, headers=OPS_AUTH
+    )
+    assert response.status_code == 202, response.text
+    assert ("olga", "patch", "shop", "web") not in service.cluster.access_calls
+    [(_, _, written)] = service.cluster.patches
+    assert set(written) <= set(models.ACTION_ANNOTATIONS)
+
+
+@pytest.mark.parametrize("verb", ["create", "update", "get", "list", "watch"])
+def test_other_rights_on_releases_do_not_allow_actions(service: Service, verb: str) -> None:
+    """`create releases` is the right to create Releases, not the `actions` subresource."""
+    service.cluster.tokens["olga-token"] = OPS
+    service.cluster.rights = {("ops", verb, "shop")}
+    service.put(factories.release(phase="Verifying"))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=OPS_AUTH)
+    assert response.status_code == 403, response.text
+    assert service.cluster.patches == []
+
+
+def test_patch_on_releases_still_allows_actions(service: Service) -> None:
+    """Kept on purpose: whoever may patch the Release could write the annotation itself."""
+    service.cluster.tokens["olga-token"] = OPS
+    service.cluster.rights = {("ops", "patch", "shop")}
+    service.put(factories.release(phase="Verifying"))
+    response = service.client.post("/api/v1/namespaces/shop/releases/web/abort", headers=OPS_AUTH)
+    assert response.status_code == 202, response.text
+    assert service.cluster.access_calls == [
+        ("olga", "create/actions", "shop", "web"),
+        ("olga", "patch", "shop", "web"),
+    ]
 
 
 def test_action_on_a_missing_release_is_404(service: Service) -> None:
@@ -247,11 +305,11 @@ CAROL_AUTH = {"Authorization": "Bearer carol-token"}
 
 @pytest.fixture
 def carol(service: Service) -> Service:
-    """carol may get and patch the Release `web` in `shop`, and no other Release."""
+    """carol may get and act on the Release `web` in `shop`, and no other Release."""
     service.cluster.tokens["carol-token"] = CAROL
     service.cluster.named_rights = {
         ("web-team", "get", "shop", "web"),
-        ("web-team", "patch", "shop", "web"),
+        ("web-team", "create/actions", "shop", "web"),
     }
     service.put(
         factories.release("web", phase="AwaitingPromotion", current=3),
@@ -266,9 +324,9 @@ def carol(service: Service) -> Service:
         ("GET", "/api/v1/namespaces/shop/releases/{name}", "get", 200),
         ("GET", "/api/v1/namespaces/shop/releases/{name}/events", "get", 200),
         ("GET", "/ui/namespaces/shop/releases/{name}", "get", 200),
-        ("POST", "/api/v1/namespaces/shop/releases/{name}/promote", "patch", 202),
-        ("POST", "/api/v1/namespaces/shop/releases/{name}/abort", "patch", 202),
-        ("POST", "/api/v1/namespaces/shop/releases/{name}/rollback", "patch", 202),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/promote", "create/actions", 202),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/abort", "create/actions", 202),
+        ("POST", "/api/v1/namespaces/shop/releases/{name}/rollback", "create/actions", 202),
     ],
 )
 def test_per_release_routes_name_the_release_in_the_access_review(
@@ -282,17 +340,18 @@ def test_per_release_routes_name_the_release_in_the_access_review(
     assert web.status_code == allowed, web.text
     api = carol.client.request(method, path.format(name="api"), headers=CAROL_AUTH)
     assert api.status_code == 403
-    assert (
-        f"'carol' may not {verb} releases.greenlight.dev in namespace shop, Release api"
-        in api.json()["detail"]
-    )
-    # Each Release its own review, and its own cached answer.
-    assert carol.cluster.access_calls == [
-        ("carol", verb, "shop", "web"),
-        ("carol", verb, "shop", "api"),
-    ]
+    said = "create releases.greenlight.dev/actions" if verb == "create/actions" else verb
+    said += " releases.greenlight.dev" if verb == "get" else ""
+    assert f"'carol' may not {said}" in api.json()["detail"]
+    assert "in namespace shop, Release api" in api.json()["detail"]
+    # Each Release its own review, and its own cached answer; an action refused by the
+    # narrow right is also asked as `patch` (a broader right that covers it).
+    refused = [("carol", verb, "shop", "api")]
+    if verb == "create/actions":
+        refused.append(("carol", "patch", "shop", "api"))
+    assert carol.cluster.access_calls == [("carol", verb, "shop", "web"), *refused]
     carol.client.request(method, path.format(name="api"), headers=CAROL_AUTH)
-    assert len(carol.cluster.access_calls) == 2
+    assert len(carol.cluster.access_calls) == 1 + len(refused)
 
 
 def test_list_reviews_name_no_release(carol: Service) -> None:

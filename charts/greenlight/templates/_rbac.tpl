@@ -67,7 +67,8 @@ repeats the operator's rules, and tests/validation holds both to one explicit al
 {{/* The API service's rules on Releases. */}}
 {{- define "greenlight.apiReleaseRules" }}
 # Releases: listed and watched for the dashboard and the event streams; patched to set the
-# promote, abort and rollback-to annotations (only after the caller's own rights were checked).
+# promote, abort and rollback-to annotations (only after the caller's own rights were checked);
+# the chart's ValidatingAdmissionPolicy refuses any other change by this account.
 - apiGroups: ["greenlight.dev"]
   resources: ["releases"]
   verbs: ["get", "list", "watch", "patch"]

@@ -8,6 +8,10 @@
   self variants) answer from the rules given with :meth:`Authorizer.allow` (and not taken
   back with :meth:`Authorizer.revoke`). Members of
   ``system:masters`` are allowed everything, as in Kubernetes.
+- Subresources are matched as RBAC matches them: a rule on ``releases`` covers no
+  subresource; one on ``releases/actions`` covers that one only (whether or not the server
+  serves it, as for SubjectAccessReview); ``*`` covers all and ``*/actions`` one of every
+  resource.
 """
 
 from __future__ import annotations
@@ -56,10 +60,16 @@ class AccessRule:
         return (
             self.subject in subjects
             and self.verb in ("*", attrs.get("verb"))
-            and self.resource in ("*", resource)
+            and self._covers(resource)
             and self.group in ("*", attrs.get("group", ""))
             and (self.namespace is None or self.namespace == attrs.get("namespace"))
         )
+
+    def _covers(self, resource: str) -> bool:
+        if self.resource in ("*", resource):
+            return True
+        # RBAC's `*/<subresource>`: that subresource of any resource.
+        return self.resource.startswith("*/") and resource.endswith(self.resource[1:])
 
 
 class Authorizer:
@@ -111,6 +121,8 @@ class Authorizer:
             if rule.allows(subjects, attrs):
                 return True, f"allowed by a rule for {rule.subject!r}"
         what = f"{attrs.get('verb')} {attrs.get('resource')}.{attrs.get('group', '')}"
+        if attrs.get("subresource"):
+            what += f"/{attrs['subresource']}"
         where = f" in namespace {attrs['namespace']!r}" if attrs.get("namespace") else ""
         return False, f"no rule allows {user!r} to {what}{where}"
 

@@ -131,8 +131,17 @@ def authorized(verb: str) -> Callable[..., Awaitable[auth.Caller]]:
     return check
 
 
+async def may_act(
+    ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
+) -> auth.Caller:
+    """A dependency of the action routes: the caller, once allowed to act on the path's
+    Release (`create releases/actions`, or `patch releases`; see `auth`)."""
+    await authenticator.require_action(caller, namespace=ns, name=name)
+    return caller
+
+
 ReaderDep = Annotated[auth.Caller, Depends(authorized("get"))]
-ActorDep = Annotated[auth.Caller, Depends(authorized("patch"))]
+ActorDep = Annotated[auth.Caller, Depends(may_act)]
 
 
 def get_record(ns: Namespace, name: ReleaseName, release_cache: CacheDep) -> records.ReleaseRecord:

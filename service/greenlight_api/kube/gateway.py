@@ -30,7 +30,13 @@ class Cluster(Protocol):
     async def review_token(self, token: str) -> reviews.TokenReviewResult: ...
 
     async def review_access(
-        self, user: reviews.UserInfo, *, verb: str, namespace: str, name: str | None = None
+        self,
+        user: reviews.UserInfo,
+        *,
+        verb: str,
+        namespace: str,
+        name: str | None = None,
+        subresource: str = "",
     ) -> reviews.AccessReviewResult: ...
 
 
@@ -71,11 +77,22 @@ class KubeCluster:
         return await self._run(functools.partial(self.reviewer.review_token, token))
 
     async def review_access(
-        self, user: reviews.UserInfo, *, verb: str, namespace: str, name: str | None = None
+        self,
+        user: reviews.UserInfo,
+        *,
+        verb: str,
+        namespace: str,
+        name: str | None = None,
+        subresource: str = "",
     ) -> reviews.AccessReviewResult:
         return await self._run(
             functools.partial(
-                self.reviewer.review_access, user, verb=verb, namespace=namespace, name=name
+                self.reviewer.review_access,
+                user,
+                verb=verb,
+                namespace=namespace,
+                name=name,
+                subresource=subresource,
             )
         )
 

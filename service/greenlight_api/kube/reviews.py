@@ -80,9 +80,16 @@ class Reviewer:
         )
 
     def review_access(
-        self, user: UserInfo, *, verb: str, namespace: str, name: str | None = None
+        self,
+        user: UserInfo,
+        *,
+        verb: str,
+        namespace: str,
+        name: str | None = None,
+        subresource: str = "",
     ) -> AccessReviewResult:
-        """May `user` do `verb` on Releases in `namespace` ("" for every namespace)?"""
+        """May `user` do `verb` on Releases (or their `subresource`) in `namespace` ("" for
+        every namespace)?"""
         body = kubernetes.client.V1SubjectAccessReview(
             api_version="authorization.k8s.io/v1",
             kind="SubjectAccessReview",
@@ -98,6 +105,7 @@ class Reviewer:
                     verb=verb,
                     namespace=namespace,
                     name=name,
+                    subresource=subresource or None,
                 ),
             ),
         )
