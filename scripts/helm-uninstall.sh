@@ -6,9 +6,11 @@
 # Usage: scripts/helm-uninstall.sh RELEASE NAMESPACE
 #   e.g. scripts/helm-uninstall.sh greenlight greenlight-system
 #
-# Why the order: `helm uninstall` alone deletes the operator and the API service's Release at
-# once, so that Release (and its namespace, if deleted) waits forever for a finalizer nobody
-# will release. A running operator puts its finalizer back, hence it is scaled to zero first.
+# The chart's pre-delete hook does the same inside the cluster, so a plain `helm uninstall` is
+# enough; this script is for a release installed with hooks skipped or a hook that cannot run.
+# Why the order: without it the operator and the API service's Release go at once, so that
+# Release (and its namespace, if deleted) waits forever for a finalizer nobody will release.
+# A running operator puts its finalizer back, hence it is scaled to zero first.
 # Releases elsewhere keep running (their Deployments and Services stay); a reinstalled operator
 # adopts them again. KUBECTL, HELM and KUBE_CONTEXT as in scripts/helm-deploy.sh.
 set -euo pipefail

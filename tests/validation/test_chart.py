@@ -334,10 +334,15 @@ def test_a_drain_never_empties_the_serving_api_colour() -> None:
 
 def test_eks_pulls_both_images_with_the_pull_secret() -> None:
     """EKS nodes have no credentials for the project's registry: the pull secret the deploy
-    job creates reaches the operator's pods and the API service's pods of both colours."""
+    job creates reaches the operator's pods, the API service's pods of both colours and the
+    uninstall hook's pod."""
     docs = rendering.render(rendering.scenario("eks-values.yaml"))
     pods = dict(rendering.pod_specs(docs))
-    assert set(pods) == {"Deployment/greenlight-operator", "Release/greenlight-api"}
+    assert set(pods) == {
+        "Deployment/greenlight-operator",
+        "Release/greenlight-api",
+        "Job/greenlight-operator-uninstall",
+    }
     for where, pod in pods.items():
         assert pod["imagePullSecrets"] == [{"name": "greenlight-registry"}], where
         assert pod["containers"][0]["image"].startswith("registry.example.com/greenlight/")
@@ -374,3 +379,49 @@ def test_notifications_read_exactly_one_secret() -> None:
     namespace = role["metadata"]["namespace"]
     assert env["GREENLIGHT_NOTIFICATIONS_SECRET"] == f"{namespace}/greenlight-channels"
     assert env["GREENLIGHT_DASHBOARD_URL"] == "https://greenlight.example.com"
+
+
+def test_uninstall_releases_the_finalizers_before_anything_goes() -> None:
+    """A plain `helm uninstall` runs a pre-delete Job that stops the operator and releases its
+    finalizer; its ServiceAccount and RBAC are hooks created before it (lower weight), and all
+    go once it succeeded."""
+    docs = rendering.render(rendering.scenario("namespaced-values.yaml"))
+    hooks = [d for d in docs if "helm.sh/hook" in (d["metadata"].get("annotations") or {})]
+    weights: dict[str, int] = {}
+    for doc in hooks:
+        annotations = doc["metadata"]["annotations"]
+        assert annotations["helm.sh/hook"] == "pre-delete", doc["metadata"]["name"]
+        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+        weights[f"{doc['kind']}/{doc['metadata'].get('namespace')}/{doc['metadata']['name']}"] = (
+            int(annotations["helm.sh/hook-weight"])
+        )
+    job_weight = weights.pop("Job/greenlight-system/greenlight-operator-uninstall")
+    assert sorted({key.split("/")[0] for key in weights}) == [
+        "Role", "RoleBinding", "ServiceAccount"
+    ]  # fmt: skip
+    assert all(weight < job_weight for weight in weights.values()), weights
+    for key, weight in weights.items():
+        if key.startswith("RoleBinding/"):
+            role = weights["Role/" + key.removeprefix("RoleBinding/")]
+            assert (
+                role < weight
+                and weights["ServiceAccount/greenlight-system/greenlight-operator-uninstall"]
+                < weight
+            ), key
+    job = rendering.one(hooks, "Job", "greenlight-operator-uninstall")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "greenlight.uninstall"]
+    assert (
+        container["image"]
+        == rendering.one(docs, "Deployment", "greenlight-operator")["spec"]["template"]["spec"][
+            "containers"
+        ][0]["image"]
+    )
+    assert "--operator-deployment=greenlight-operator" in container["args"]
+    assert [a for a in container["args"] if a.startswith("--namespace=")] == [
+        "--namespace=greenlight-system",
+        "--namespace=shop",
+    ]
+    clusterwide = rendering.one(rendering.render(), "Job", "greenlight-operator-uninstall")
+    args = clusterwide["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in args if a.startswith("--namespace=")], "every namespace"

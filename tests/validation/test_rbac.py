@@ -74,6 +74,12 @@ API_NEEDS: Grants = {
     ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
     ("greenlight.dev", "releases"): {"get", "list", "watch", "patch"},
 }
+# The pre-delete hook (`python -m greenlight.uninstall`): in the release namespace it scales the
+# operator's own Deployment (by name) to zero and lists the operator's pods until none is left;
+# where the operator watches Releases it lists them and JSON-patches the finalizer away.
+UNINSTALL_ACCOUNT = "greenlight-operator-uninstall"
+UNINSTALL_RELEASE_NAMESPACE: Grants = {("apps", "deployments"): {"patch"}, ("", "pods"): {"list"}}
+UNINSTALL_RELEASES: Grants = {("greenlight.dev", "releases"): {"list", "patch"}}
 
 
 def _merge(*grants: Grants) -> Grants:
@@ -256,3 +262,41 @@ def test_the_check_catches_an_extra_verb_and_a_wildcard() -> None:
     role["rules"].append({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})
     with pytest.raises(AssertionError, match="wildcard"):
         grants_of(docs, "greenlight-operator")
+
+
+def test_uninstall_hook_gets_exactly_what_it_needs() -> None:
+    docs = rendering.render()
+    clusterwide, namespaced = grants_of(docs, UNINSTALL_ACCOUNT)
+    assert clusterwide == UNINSTALL_RELEASES, "Releases everywhere the operator watches"
+    assert namespaced == UNINSTALL_RELEASE_NAMESPACE
+    role = rendering.one(docs, "Role", UNINSTALL_ACCOUNT)
+    deployments = next(rule for rule in role["rules"] if rule["resources"] == ["deployments"])
+    assert deployments["resourceNames"] == ["greenlight-operator"], "only the operator's own"
+
+
+def test_namespaced_uninstall_hook_touches_only_watched_namespaces() -> None:
+    docs = rendering.render(rendering.scenario("namespaced-values.yaml"))
+    clusterwide, namespaced = grants_of(docs, UNINSTALL_ACCOUNT)
+    assert clusterwide == {}
+    assert namespaced == _merge(UNINSTALL_RELEASE_NAMESPACE, UNINSTALL_RELEASES)
+    watched = {
+        doc["metadata"]["namespace"]
+        for doc in rendering.by_kind(docs, "Role")
+        if doc["metadata"]["name"] == f"{UNINSTALL_ACCOUNT}-releases"
+    }
+    assert watched == {"greenlight-system", "shop"}
+
+
+@pytest.mark.parametrize("scenario", rendering.SCENARIOS)
+def test_no_scenario_grants_the_uninstall_hook_more(scenario: str) -> None:
+    docs = rendering.render(rendering.scenario(scenario))
+    for grants in grants_of(docs, UNINSTALL_ACCOUNT):
+        assert excess(grants, _merge(UNINSTALL_RELEASE_NAMESPACE, UNINSTALL_RELEASES)) == []
+
+
+def test_the_check_catches_a_broader_uninstall_hook() -> None:
+    docs = rendering.render()
+    role = rendering.one(docs, "ClusterRole", "greenlight-operator-uninstall-releases")
+    role["rules"][0]["verbs"].append("delete")
+    clusterwide, _ = grants_of(docs, UNINSTALL_ACCOUNT)
+    assert excess(clusterwide, UNINSTALL_RELEASES) == ["greenlight.dev/releases: ['delete']"]

@@ -101,7 +101,7 @@ def register(
         # Progress and diff-base in annotations under our prefix: status stays ours alone.
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=models.GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=models.GROUP)
-        settings.persistence.finalizer = f"{models.GROUP}/finalizer"
+        settings.persistence.finalizer = models.FINALIZER
         settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.networking.request_timeout = config.api_timeout_seconds * 6

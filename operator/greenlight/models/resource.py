@@ -12,6 +12,9 @@ PLURAL = "releases"
 SINGULAR = "release"
 SHORT_NAMES = ("rel",)
 API_VERSION = f"{GROUP}/{VERSION}"
+# The operator's finalizer on every Release it serves (Kopf's persistence setting); the
+# uninstall hook (`greenlight.uninstall`) removes it, and nothing else, before the operator goes.
+FINALIZER = f"{GROUP}/finalizer"
 
 # Labels and annotations of the contract.
 LABEL_RELEASE = f"{GROUP}/release"

@@ -26,8 +26,9 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["releases"])
 
+# Every status `api.errors` can answer here: 429 too, once a client sends too many new tokens.
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 503)
+    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 429, 503)
 }
 
 
