@@ -72,6 +72,8 @@ class World:
     # Notifications handed to delivery, in order.
     sent: list[models.PendingNotification] = dataclasses.field(default_factory=list)
     violations: list[str] = dataclasses.field(default_factory=list)
+    # Which way each decision moved the active Service, in order.
+    switches: list[act.Switch] = dataclasses.field(default_factory=list)
     # consecutive pre-switch passes per (revision, gate), for invariant 2
     preswitch_streak: dict[tuple[int, str], int] = dataclasses.field(default_factory=dict)
     switched_at_tick: int | None = None
@@ -174,6 +176,8 @@ class World:
         decision = decide(self.spec, self.status, self.observe(self.probe()))
         self.status_before = self.status
         self.status = decision.status
+        self.check_reasons(decision.actions, decision.switches)
+        self.switches.extend(decision.switches)
         for action in decision.actions:
             if not isinstance(action, act.PostEvent):
                 self.apply(action)
@@ -296,6 +300,30 @@ class World:
                 f"tick {self.tick}: status says {self.status.active_color}, "
                 f"Service selects {self.active_selector}"
             )
+
+    def check_reasons(
+        self, actions: tuple[act.Action, ...], switches: tuple[act.Switch, ...]
+    ) -> None:
+        """Every reason written is a member of its enum (not a string that looks like one),
+        and the decision's switches are the ones its Events announce."""
+        events = [action for action in actions if isinstance(action, act.PostEvent)]
+        for event in events:
+            if not isinstance(event.reason, models.EventReason):
+                self.violations.append(f"tick {self.tick}: Event reason {event.reason!r}")
+        for condition in self.status.conditions:
+            if condition.reason not in set(models.ConditionReason):
+                self.violations.append(
+                    f"tick {self.tick}: {condition.type} reason {condition.reason!r}"
+                )
+        announced = [
+            act.Switch.BACK
+            if event.reason is models.EventReason.SWITCH_BACK
+            else act.Switch.FORWARD
+            for event in events
+            if event.reason in (models.EventReason.SWITCH_SERVICE, models.EventReason.SWITCH_BACK)
+        ]
+        if announced != list(switches):
+            self.violations.append(f"tick {self.tick}: switches {switches}, Events {announced}")
 
     def event_reasons(self) -> list[str]:
         return [event.reason for event in self.events]

@@ -240,7 +240,7 @@ def _notifications(
                 delivery.subject,
                 act.PostEvent(
                     type=act.EventType.WARNING,
-                    reason="NotificationFailed",
+                    reason=models.EventReason.NOTIFICATION_FAILED,
                     message=f"{notification.transition} of revision {notification.revision} "
                     f"was not delivered: {why}",
                 ),

@@ -319,11 +319,10 @@ def _report(
         if isinstance(action, act.PostEvent):
             log = logger.warning if action.type is act.EventType.WARNING else logger.info
             log("%s/%s %s: %s", target.namespace, target.name, action.reason, action.message)
-            if action.reason == "SwitchService":
-                metrics.switched(forward=True)
-            elif action.reason == "SwitchBack":
-                metrics.switched(forward=False)
-                metrics.rolled_back()
+    for switch in decision.switches:
+        metrics.switched(forward=switch is act.Switch.FORWARD)
+        if switch is act.Switch.BACK:
+            metrics.rolled_back()
     if after.phase is not before.phase and after.phase.is_terminal and after.release_started_at:
         started = datetime.datetime.fromisoformat(after.release_started_at.replace("Z", "+00:00"))
         seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()

@@ -8,6 +8,7 @@ with its bounds and its default; a test fails when the committed CRD drifts from
 The package must stay free of I/O and of the Kubernetes client: it is imported everywhere.
 """
 
+from greenlight.models.reasons import ConditionReason, EventReason
 from greenlight.models.resource import (
     ACTION_ANNOTATIONS,
     ANNOTATION_ABORT,
@@ -74,6 +75,8 @@ __all__ = [
     "VERSION",
     "Color",
     "Condition",
+    "ConditionReason",
+    "EventReason",
     "GatePhase",
     "GateSpec",
     "GateStatus",

@@ -14,6 +14,13 @@ class ServiceRole(enum.StrEnum):
     PREVIEW = "preview"
 
 
+class Switch(enum.Enum):
+    """Which way a decision moved the active Service."""
+
+    FORWARD = "forward"  # to a newer revision, or to the one a rollback names
+    BACK = "back"  # to the stable revision, abandoning the release in flight
+
+
 class EventType(enum.StrEnum):
     NORMAL = "Normal"
     WARNING = "Warning"

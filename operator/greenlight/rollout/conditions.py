@@ -6,7 +6,7 @@ contract: see the README's "Conditions" table.
 
 from __future__ import annotations
 
-from greenlight.models import IN_FLIGHT_PHASES, Condition, Phase
+from greenlight.models import IN_FLIGHT_PHASES, Condition, ConditionReason, Phase
 from greenlight.rollout.observation import SpecProblem
 
 AVAILABLE = "Available"
@@ -20,22 +20,23 @@ def compute(
     previous: list[Condition],
     *,
     phase: Phase,
-    available: tuple[bool, str, str],
+    available: tuple[bool, ConditionReason, str],
     invalid_spec: SpecProblem | None,
     message: str,
     generation: int,
     now: str,
 ) -> list[Condition]:
+    reason = ConditionReason.of_phase(phase)
     wanted = [
         # Whether the active Service, as observed, selects ready pods; else what is missing.
         _make(AVAILABLE, *available),
-        _make(PROGRESSING, phase in IN_FLIGHT_PHASES, str(phase), message),
-        _make(PROMOTED, phase in (Phase.POST_VERIFICATION, Phase.SUCCEEDED), str(phase), message),
-        _make(DEGRADED, phase in (Phase.ROLLED_BACK, Phase.FAILED), str(phase), message),
+        _make(PROGRESSING, phase in IN_FLIGHT_PHASES, reason, message),
+        _make(PROMOTED, phase in (Phase.POST_VERIFICATION, Phase.SUCCEEDED), reason, message),
+        _make(DEGRADED, phase in (Phase.ROLLED_BACK, Phase.FAILED), reason, message),
         _make(
             INVALID_SPEC,
             invalid_spec is not None,
-            "InvalidSpec" if invalid_spec else "SpecValid",
+            ConditionReason.INVALID_SPEC if invalid_spec else ConditionReason.SPEC_VALID,
             f"{invalid_spec.field} {invalid_spec.message}" if invalid_spec else "",
         ),
     ]
@@ -57,5 +58,5 @@ def compute(
     return result
 
 
-def _make(kind: str, true: bool, reason: str, message: str) -> Condition:
+def _make(kind: str, true: bool, reason: ConditionReason, message: str) -> Condition:
     return Condition(type=kind, status="True" if true else "False", reason=reason, message=message)

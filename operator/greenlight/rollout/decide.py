@@ -23,7 +23,7 @@ import datetime
 
 from greenlight import models, naming
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Outcome, Phase
+from greenlight.models import EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import conditions, notifications
 from greenlight.rollout import events as recorded_events
@@ -49,6 +49,8 @@ from greenlight.rollout.upkeep import (
 class Decision:
     status: models.ReleaseStatus
     actions: tuple[act.Action, ...]
+    # Which way it moved the active Service, in order.
+    switches: tuple[act.Switch, ...] = ()
 
 
 def decide(
@@ -81,7 +83,7 @@ def decide(
     previous_phase = status.phase
     if draft.phase is not previous_phase:
         draft.event(
-            str(draft.phase),
+            EventReason.entered(draft.phase),
             draft.status["message"],
             warning=draft.phase in (Phase.ROLLED_BACK, Phase.FAILED),
         )
@@ -101,7 +103,7 @@ def decide(
     # Traffic moves first: when a release is superseded after its switch, the Service must be
     # back on the stable colour before the preview colour is redeployed under it.
     ordered = sorted(draft.actions, key=lambda action: not isinstance(action, act.PointService))
-    return Decision(status=draft.finish(), actions=tuple(ordered))
+    return Decision(status=draft.finish(), actions=tuple(ordered), switches=tuple(draft.switches))
 
 
 def needs_attention(
@@ -165,5 +167,5 @@ def _fail_invalid_spec(draft: Draft, problem: SpecProblem) -> None:
     if draft.phase in IN_FLIGHT:
         abandon(draft, Outcome.FAILED, message)
     if draft.phase is not Phase.FAILED or draft.status["message"] != message:
-        draft.event("InvalidSpec", message, warning=True)
+        draft.event(EventReason.INVALID_SPEC, message, warning=True)
     draft.enter(Phase.FAILED, message)

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from greenlight import models
-from greenlight.models import Color, Outcome, Phase
+from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
+from greenlight.rollout.actions import Switch
 from greenlight.rollout.observation import ColorState
 from greenlight.rollout.timestamps import format_time
 
@@ -25,6 +26,8 @@ class Draft:
     # The colours' Deployments as observed this tick (read-only for the steps).
     colors: Mapping[Color, ColorState] = dataclasses.field(default_factory=dict)
     actions: list[act.Action] = dataclasses.field(default_factory=list)
+    # Which way this decision moved the active Service, in order (metrics, notifications).
+    switches: list[Switch] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(
@@ -87,9 +90,16 @@ class Draft:
     def act(self, action: act.Action) -> None:
         self.actions.append(action)
 
-    def event(self, reason: str, message: str, *, warning: bool = False) -> None:
+    def event(self, reason: EventReason, message: str, *, warning: bool = False) -> None:
         kind = act.EventType.WARNING if warning else act.EventType.NORMAL
         self.actions.append(act.PostEvent(type=kind, reason=reason, message=message))
+
+    def switched(self, switch: Switch, message: str) -> None:
+        """Records a move of the active Service, and its Event (a Warning when it goes back)."""
+        self.switches.append(switch)
+        back = switch is Switch.BACK
+        reason = EventReason.SWITCH_BACK if back else EventReason.SWITCH_SERVICE
+        self.event(reason, message, warning=back)
 
     def record_history(self, entry: models.HistoryEntry, limit: int) -> None:
         """Adds `entry` as the newest history entry, keeping at most `limit`."""

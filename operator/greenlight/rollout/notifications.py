@@ -30,17 +30,12 @@ _PHASE_TRANSITIONS = {
     Phase.ABORTED: NotifyOn.ABORTED,
     Phase.FAILED: NotifyOn.FAILED,
 }
-SWITCH_REASON = "SwitchService"
 
 
 def transitions(draft: Draft, previous_phase: Phase) -> list[NotifyOn]:
     """The transitions this decision made, in the order they happened."""
     found: list[NotifyOn] = []
-    switched = any(
-        isinstance(action, act.PostEvent) and action.reason == SWITCH_REASON
-        for action in draft.actions
-    )
-    if switched:
+    if act.Switch.FORWARD in draft.switches:
         found.append(NotifyOn.SWITCHED)
     entered = _PHASE_TRANSITIONS.get(draft.phase)
     if entered is not None and draft.phase is not previous_phase:

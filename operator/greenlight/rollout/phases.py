@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from greenlight import models
-from greenlight.models import GatePhase, Phase
+from greenlight.models import EventReason, GatePhase, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
@@ -37,7 +37,7 @@ def _promote_for_current(draft: Draft, obs: Observation) -> bool:
 
 def _promote_used(draft: Draft) -> None:
     draft.event(
-        "PromoteUsed",
+        EventReason.PROMOTE_USED,
         f"{models.ANNOTATION_PROMOTE} used for revision {draft.current_revision}",
     )
 
@@ -118,7 +118,9 @@ def _fold_gates(
         ):
             failed = state.phase is GatePhase.FAILED
             draft.event(
-                f"Gate{state.phase}", f"gate {state.name}: {state.last_message}", warning=failed
+                EventReason.gate(state.phase),
+                f"gate {state.name}: {state.last_message}",
+                warning=failed,
             )
     draft.set(gates=states)
     return states
@@ -132,8 +134,8 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
     # The verification window starts when a tick sees the active Service select `target`
     # (`_post_verify`): until then no request of real traffic reached it.
     draft.set(active_color=target, switched_at=draft.now_text, verification_started_at=None)
-    draft.event(
-        "SwitchService",
+    draft.switched(
+        act.Switch.FORWARD,
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
     verification = spec.verification
@@ -163,7 +165,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
         # revision) verified nothing: the window starts again, and so do the gates' counts.
         draft.set(verification_started_at=draft.now_text, gates=gating.fresh_gate_statuses(gates))
         draft.event(
-            "VerificationRestarted",
+            EventReason.VERIFICATION_RESTARTED,
             f"post-switch gate {late} went unprobed for longer than its interval allows; "
             "the verification window starts again",
             warning=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from greenlight import models
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Color, Outcome, Phase
+from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
@@ -26,7 +26,7 @@ def drop_annotations(draft: Draft, obs: Observation, *, why: str) -> None:
     notes = obs.annotations
     for key in [*notes.pending, *(bad.key for bad in notes.malformed)]:
         draft.act(act.RemoveAnnotation(key=key))
-        draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
+        draft.event(EventReason.ACTION_IGNORED, f"{key} ignored: {why}", warning=True)
 
 
 def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -77,7 +77,7 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
     known = {entry.revision: entry for entry in reversed(draft.status["history"])}
     if revision not in known or revision not in obs.stored_revisions:
         draft.event(
-            "RollbackRefused",
+            EventReason.ROLLBACK_REFUSED,
             f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} names no revision that can be released "
             f"(known: {', '.join(str(r) for r in sorted(obs.stored_revisions)) or 'none'})",
             warning=True,
@@ -88,7 +88,7 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
     ):
         # Already being released, or released: acting again would change nothing.
         draft.event(
-            "ActionIgnored",
+            EventReason.ACTION_IGNORED,
             f"{models.ANNOTATION_ROLLBACK_TO}={raw!r} ignored: revision {revision} is already "
             f"{'being released' if draft.phase in IN_FLIGHT else 'live'}",
             warning=True,
@@ -145,7 +145,7 @@ def _switch_to_warm(
     port = target_port_for(color, spec, obs)
     draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color, target_port=port))
     draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color, target_port=port))
-    draft.event("SwitchService", f"active Service now selects {color} (revision {revision})")
+    draft.switched(act.Switch.FORWARD, f"active Service now selects {color} (revision {revision})")
     draft.set(current_revision=revision, current_template_hash=entry.template_hash)
     draft.record_history(
         models.HistoryEntry(

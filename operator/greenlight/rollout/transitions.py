@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 
 from greenlight import models
-from greenlight.models import Color, Outcome, Phase
+from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
@@ -57,7 +57,10 @@ def begin_release(
         release_started_at=draft.now_text,
         gates=[],
     )
-    draft.event("ReleaseStarted", f"revision {revision} ({', '.join(images)}) into {target}: {why}")
+    draft.event(
+        EventReason.RELEASE_STARTED,
+        f"revision {revision} ({', '.join(images)}) into {target}: {why}",
+    )
     draft.enter(Phase.PROGRESSING, f"rolling out revision {revision} into {target}")
 
 
@@ -84,10 +87,9 @@ def abandon(draft: Draft, outcome: Outcome, reason: str) -> None:
     stable, active, preview = draft.stable, draft.active, draft.preview
     if active is not None and stable is not None and active != stable:
         draft.set(active_color=stable, switched_at=draft.now_text)
-        draft.event(
-            "SwitchBack",
+        draft.switched(
+            act.Switch.BACK,
             f"active Service back on {stable} (revision {draft.stable_revision}): {reason}",
-            warning=True,
         )
     # What does not carry traffic (after the switch back) is no longer needed: the abandoned
     # colour, or, with no stable revision yet, whichever colour traffic is not on.
@@ -114,4 +116,4 @@ def schedule_scale_down(draft: Draft, color: Color | None, *, delay: int) -> Non
 
 def ignore_annotation(draft: Draft, key: str, why: str) -> None:
     draft.act(act.RemoveAnnotation(key=key))
-    draft.event("ActionIgnored", f"{key} ignored: {why}", warning=True)
+    draft.event(EventReason.ACTION_IGNORED, f"{key} ignored: {why}", warning=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from greenlight import models
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Color
+from greenlight.models import Color, ConditionReason, EventReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
@@ -127,7 +127,7 @@ def retire_services(draft: Draft, obs: Observation) -> None:
         if new_serves:
             draft.act(act.RemoveService(name=name))
             draft.event(
-                "ServiceRemoved",
+                EventReason.SERVICE_REMOVED,
                 f"Service {name} is no longer named by spec.service; deleted, now that "
                 f"{obs.service_names[0]} serves",
             )
@@ -154,7 +154,7 @@ def scale_down_when_drained(draft: Draft, obs: Observation) -> None:
     if draft.active is not None and endpoints != frozenset({draft.active}):
         return
     draft.act(act.ScaleColor(color=Color(color), replicas=0))
-    draft.event("ScaledDown", f"{color} scaled to zero")
+    draft.event(EventReason.SCALED_DOWN, f"{color} scaled to zero")
     draft.set(scale_down_color="", scale_down_after=None)
 
 
@@ -172,24 +172,28 @@ def active_serving(obs: Observation) -> bool:
     return state is not None and state.serving
 
 
-def availability(obs: Observation) -> tuple[bool, str, str]:
+def availability(obs: Observation) -> tuple[bool, ConditionReason, str]:
     """The `Available` condition as observed: whether, a reason, and a sentence saying why."""
     service = obs.active_service
     if not service.exists:
-        return False, "ActiveServiceMissing", "the active Service does not exist"
+        return False, ConditionReason.ACTIVE_SERVICE_MISSING, "the active Service does not exist"
     selected = service.selected_color
     if selected is None:
-        return False, "NoServingColor", "the active Service selects no colour"
+        return False, ConditionReason.NO_SERVING_COLOR, "the active Service selects no colour"
     state = obs.colors.get(selected)
     if state is None or not state.exists:
         return (
             False,
-            "ActiveDeploymentMissing",
+            ConditionReason.ACTIVE_DEPLOYMENT_MISSING,
             f"the active Service selects {selected}, whose Deployment does not exist",
         )
     if not state.serving:
-        return False, "NoReadyPods", f"the active Service selects {selected}, without ready pods"
-    return True, "ActiveColorServing", "the active Service selects ready pods"
+        return (
+            False,
+            ConditionReason.NO_READY_PODS,
+            f"the active Service selects {selected}, without ready pods",
+        )
+    return True, ConditionReason.ACTIVE_COLOR_SERVING, "the active Service selects ready pods"
 
 
 def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -> None:
@@ -212,7 +216,7 @@ def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -
         and not (state.exists or state.foreign)
     ):
         draft.event(
-            "DeploymentRestored",
+            EventReason.DEPLOYMENT_RESTORED,
             f"the Deployment of {stable}, which runs stable revision {status.stable_revision}, "
             "was deleted; it is created again from that revision's stored template",
             warning=True,
@@ -221,7 +225,7 @@ def report_drift(draft: Draft, status: models.ReleaseStatus, obs: Observation) -
     active = _color_of(status.active_color)
     if active is not None and draft.active is not None and not (service.exists or service.foreign):
         draft.event(
-            "ServiceRestored",
+            EventReason.SERVICE_RESTORED,
             f"the active Service was deleted; it is created again, selecting {draft.active}",
             warning=True,
         )
