@@ -79,11 +79,12 @@ bench-switch: venv tools  ## failed requests per switch at 200 req/s, with a neg
 run: venv  ## the operator against the current kubeconfig context (all namespaces)
 	$(BIN)/kopf run --standalone -A -m greenlight.main --liveness http://0.0.0.0:8080/healthz
 
-images:  ## build both images with Docker (needs a Docker engine)
+images:  ## build the images with Docker (needs a Docker engine): operator, API, sample app
 	docker build --target operator -t greenlight/operator:dev .
 	docker build --target api -t greenlight/api:dev .
+	docker build --target sample -t greenlight/sample:dev .
 
-kind: venv tools  ## with Docker and kind: build both images, a kind cluster, the chart installed
+kind: venv tools  ## with Docker and kind: build the images, a kind cluster, the chart installed
 	scripts/kind-up.sh
 
 e2e: venv tools  ## the end-to-end suite against the current kube context (installs the chart if absent)
