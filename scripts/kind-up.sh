@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a machine with Docker and kind: builds the images (operator, API, sample app), creates
-# (or reuses) the kind cluster "greenlight", loads the images into it and installs the chart. `make kind` runs
-# it; `make e2e-kind` runs it and then the end-to-end suite.
+# (or reuses) the kind cluster "greenlight", loads the images into it and installs the chart.
+# `make kind` runs it; `make e2e-kind` runs it and then the end-to-end suite.
 #
 # Usage: scripts/kind-up.sh   (KIND_CLUSTER=greenlight, TAG=dev by default)
 set -euo pipefail
