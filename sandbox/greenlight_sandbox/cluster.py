@@ -204,7 +204,7 @@ class Sandbox:
         ``obj`` are removed, as `kubectl apply` removes what was dropped from a manifest."""
         metadata = obj["metadata"]
         namespace = metadata.get("namespace")
-        plural = f"{obj['kind'].lower()}s"
+        plural = self.cluster.plural_of(obj["apiVersion"], obj["kind"])
         try:
             return self.cluster.create(obj)
         except ApiError as error:

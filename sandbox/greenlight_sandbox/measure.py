@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from greenlight_sandbox.emulator import RecordedRequest
+from greenlight_sandbox.emulator import RecordedRequest, proxy
 from greenlight_sandbox.report import percentile
 
 
@@ -32,15 +32,18 @@ def _service_path(namespace: str, service: str) -> str:
 
 def probes(records: Iterable[RecordedRequest], namespace: str, service: str) -> list[float]:
     """When each answered GET through ``service``'s API server proxy was answered."""
-    prefix = _service_path(namespace, service)
     return sorted(
         record.answered
         for record in records
         if record.method == "GET"
         and record.answered > 0
-        and (record.path.startswith(f"{prefix}/proxy") or record.path.startswith(f"{prefix}:"))
-        and "/proxy" in record.path
+        and _proxied_to(record, namespace, service)
     )
+
+
+def _proxied_to(record: RecordedRequest, namespace: str, service: str) -> bool:
+    target = proxy.parse(record.path, "")  # the API server's own reading of a proxy path
+    return target is not None and (target.namespace, target.service) == (namespace, service)
 
 
 def service_patches(

@@ -39,7 +39,7 @@ def test_apply_replaces_the_spec_so_dropped_fields_go(tmp_path: pathlib.Path) ->
         assert "paused" not in applied["spec"]
         assert sandbox.cluster.get("apps/v1", "deployments", "demo", "web") is not None
     with pytest.raises(RuntimeError, match="not running"):
-        sandbox.cluster  # noqa: B018  (the property raises once stopped)
+        _ = sandbox.cluster  # the property raises once stopped
 
 
 def test_a_vital_process_that_ended_is_reported_with_its_log(tmp_path: pathlib.Path) -> None:

@@ -4,6 +4,7 @@ emulated API server, the EndpointSlice controller, and pods served on loopback a
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import socket
 import threading
@@ -47,6 +48,11 @@ def slices(cluster: EmulatedCluster) -> Iterator[EndpointSliceController]:
     with EndpointSliceController(cluster).start() as controller:
         yield controller
         assert controller.errors == []
+
+
+def slices_select(cluster: EmulatedCluster, color: str) -> bool:
+    """Whether the Service's EndpointSlices list the pods of ``color`` alone."""
+    return set(endpoints_of(cluster, "web")) == {color}
 
 
 @pytest.fixture()
@@ -168,7 +174,7 @@ def test_each_change_reaches_the_table_in_order_after_its_own_lag(
             changed[color] = time.monotonic()
             patch = {"spec": {"selector": {"app": "web", "color": color}}}
             cluster.patch(*SERVICES, "default", "web", patch)
-            wait_for(lambda c=color: set(endpoints_of(cluster, "web")) == {c})  # type: ignore[misc]
+            wait_for(functools.partial(slices_select, cluster, color))
             if color == "green":
                 time.sleep(gap)  # the test's input: a second change while the first still lags
 

@@ -234,6 +234,11 @@ class EmulatedCluster:
         self._loop.call_soon_threadsafe(run)
         return future.result(timeout=30)
 
+    def plural_of(self, api_version: str, kind: str) -> str:
+        """The resource name the API server serves ``kind`` under (``NetworkPolicy`` ->
+        ``networkpolicies``), from its registry rather than guessed from the kind."""
+        return self._rtype(api_version, kind=kind).plural
+
     def _rtype(
         self, api_version: str, *, kind: str | None = None, plural: str | None = None
     ) -> ResourceType:
