@@ -96,6 +96,11 @@ class RunningOperator:
             executor = memo.get("executor")
             if executor is not None:
                 executor.shutdown(wait=True)
+            # Its pooled connections would otherwise be closed by the garbage collector, as
+            # a ResourceWarning in whichever test runs then.
+            api_client = memo.get("api_client")
+            if api_client is not None:
+                api_client.close()
 
     def __enter__(self) -> RunningOperator:
         self._thread.start()

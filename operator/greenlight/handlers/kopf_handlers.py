@@ -111,10 +111,11 @@ def register(
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.max_workers, thread_name_prefix="greenlight"
         )
-        # Not shut down on cleanup: Kopf may still finish a tick after the cleanup handlers.
-        # The process exit ends the idle threads; an embedding caller can shut it down after
-        # the operator returned (see the component tests' harness).
+        # Neither is shut down on cleanup: Kopf may still finish a tick after the cleanup
+        # handlers. The process exit ends the idle threads and connections; an embedding caller
+        # shuts them down after the operator returned (see the component tests' harness).
         memo["executor"] = executor
+        memo["api_client"] = api_client
         gateway = ClusterGateway(api_client, config)
         channels, notifier = _notifications(config, gateway)
         memo["notifier"] = notifier
