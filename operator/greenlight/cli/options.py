@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from greenlight.cli.exits import cluster_problem
+from greenlight.cli.exits import cluster_problem_of
+from greenlight.kube.errors import KubeError
 
 if TYPE_CHECKING:
     from greenlight.kube import releases
@@ -103,12 +104,16 @@ def connect() -> Iterator[Connection]:
 
     choice = click.get_current_context().find_object(ClusterChoice) or ClusterChoice()
     try:
-        with releases.ReleaseClient.connect(
+        client = releases.ReleaseClient.connect(
             kubeconfig=choice.kubeconfig, context=choice.context
-        ) as client:
+        )
+    except KubeError as error:
+        raise cluster_problem_of(error, server="") from None
+    with client:
+        try:
             yield Connection(client=client, namespace=choice.namespace or client.default_namespace)
-    except releases.KubeError as error:
-        raise cluster_problem(str(error)) from None
+        except KubeError as error:
+            raise cluster_problem_of(error, client.server) from None
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")

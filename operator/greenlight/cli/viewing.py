@@ -20,6 +20,7 @@ from greenlight.cli.options import (
 )
 from greenlight.cli.reading import status_of
 from greenlight.cli.wait import follow
+from greenlight.kube.errors import Forbidden
 
 
 @click.command(short_help="Show where a release is; -w to follow it.")
@@ -72,11 +73,9 @@ def _watch_status(
 
 def _events_or_none(conn: Connection, name: str) -> Sequence[Mapping[str, Any]] | None:
     """The Release's Events; None (the section left out) when they cannot be read."""
-    from greenlight.kube import releases  # loaded by connect() already
-
     try:
         return conn.client.events(conn.namespace, name)
-    except releases.AccessDenied:
+    except Forbidden:
         return None
 
 
@@ -108,7 +107,7 @@ def get_releases(all_namespaces: bool, output_format: str | None) -> None:
     """Every Release as a table: phase, traffic, revisions, gates, image, message."""
     with connect() as conn:
         namespace = None if all_namespaces else conn.namespace
-        found = conn.client.list_releases(namespace)
+        found, _ = conn.client.list(namespace)
     if output_format:
         output.print_data(output.releases_data(found), output_format)
         return

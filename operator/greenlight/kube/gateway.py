@@ -31,7 +31,7 @@ from greenlight.kube import (
     deployments,
     endpointslices,
     events,
-    releases_status,
+    releases,
     revisions,
     secrets,
     services,
@@ -138,7 +138,7 @@ class ClusterGateway:
             case act.RemoveService(name=name):
                 services.remove(kube, target, name)
             case act.RemoveAnnotation(key=key, value=value):
-                releases_status.remove_annotation(kube, target, key, value=value)
+                releases.remove_annotation(kube, target, key, value=value)
             case act.PruneRevisions(keep=keep):
                 for revision in revisions.prune(kube, target, keep=keep):
                     self._forget(target, revision)
@@ -159,16 +159,14 @@ class ClusterGateway:
 
     def recheck(self, namespace: str, name: str, note: str) -> bool:
         """Asks for the Release to be looked at again (an object it owns changed under it)."""
-        return releases_status.set_annotation(
-            self._kube, namespace, name, models.ANNOTATION_RECHECK, note
-        )
+        return releases.set_annotation(self._kube, namespace, name, models.ANNOTATION_RECHECK, note)
 
     def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """A Secret's data as text (None: it does not exist)."""
         return secrets.read(self._kube, namespace, name)
 
     def write_status(self, target: ReleaseTarget, status: Mapping[str, Any]) -> None:
-        releases_status.write_status(self._kube, target, status)
+        releases.write_status(self._kube, target, status)
 
     def _template(self, target: ReleaseTarget, revision: int) -> JsonObject:
         with self._lock:

@@ -1,91 +1,77 @@
-"""Reading, following and annotating Releases for people: what the `greenlight` CLI needs.
+"""The one Release adapter: what the operator, the CLI and the service do to Releases.
 
-This module connects with the user's kubeconfig as kubectl does (`--kubeconfig`, `$KUBECONFIG`
-read when connecting, `~/.kube/config`, then the in-cluster service account) and turns every
-failure of the client into a `KubeError` whose message is one sentence for a human: what is
-wrong and what to do. Callers never see a client exception, a urllib3 exception or a traceback.
+`ReleaseClient` reads (get, list with the list's resourceVersion, the Release's Events), merges
+annotations, and watches: `ReleaseWatch` is the one watch loop (LIST, then WATCH from the
+list's resourceVersion; renewed from the last version seen when the server ends it; listed
+again on 410 Gone; backed off on connection loss). The CLI follows one Release through it and
+the service's cache keeps every Release through it.
 
-Objects are returned as the plain dicts the API server sent; reading status through the models
-is the caller's business. `follow()` is a watch, not a poll: one GET for the starting state and
-its `resourceVersion`, then a watch on that one object, re-established when the server ends it
-and re-listed when the server says the version is too old (410 Gone).
+The operator's writes (`write_status`, `set_annotation`, `remove_annotation`) go through
+`Kube.request`, which carries the operator's retry policy; a Release deleted meanwhile is not
+an error there, there is nothing left to write to.
 
-It must not decide anything about releases (that is `greenlight.user_actions`) and must not
-print.
+Objects are the plain dicts the API server sent. Every client failure leaves as a typed
+`greenlight.kube.errors.KubeError`; the CLI and the service word it each their own way.
+Connecting as kubectl does is `greenlight.kube.client.resolve()`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import socket
+import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, Self
 
-import urllib3
-from kubernetes import client, config
-from kubernetes.config.config_exception import ConfigException
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from kubernetes.watch import watch as kube_watch
 
 from greenlight import models
 from greenlight.kube import client as kube_client
+from greenlight.kube import errors
+from greenlight.kube.common import JSON_PATCH, MERGE_PATCH, Kube, quote
+from greenlight.kube.target import ReleaseTarget
 
 # A watch is ended by the server after this long and quietly re-established from where it was.
 WATCH_SECONDS = 300
 CONNECT_TIMEOUT_SECONDS = 10.0
 REQUEST_TIMEOUT_SECONDS = 30.0
-# Connection losses in a row that a watch survives (with a growing pause) before giving up.
+# Connection losses in a row that a bounded watch (the CLI's) survives before giving up.
 WATCH_RECONNECTS = 5
+MAX_PAUSE_SECONDS = 30.0
 
 JsonObject = dict[str, Any]
-
-# The client's config loaders and stream helpers are untyped: used through these names only.
-_kube_config: Any = config
-_iter_resp_lines: Any = kube_watch.iter_resp_lines
+Timeout = float | tuple[float, float]
 
 
-class KubeError(Exception):
-    """Talking to the cluster failed; the message says what is wrong and what to do."""
+@dataclasses.dataclass(frozen=True)
+class WatchEvent:
+    """LISTED (a complete listing in `items`), or ADDED, MODIFIED, DELETED of `object`."""
 
-
-class KubeconfigError(KubeError):
-    """No usable kubeconfig, or the context asked for is not in it."""
-
-
-class ClusterUnreachable(KubeError):
-    """The API server could not be reached (refused, timed out, TLS, connection lost)."""
-
-
-class AccessDenied(KubeError):
-    """The API server refused the credentials (401) or the operation (403)."""
-
-
-class ReleaseNotFound(KubeError):
-    """No such Release in that namespace (or it was deleted while being followed)."""
-
-
-class ReleasesNotInstalled(KubeError):
-    """The cluster does not know the Release resource: the CRD is not installed."""
-
-
-class ApiError(KubeError):
-    """Any other answer of the API server that is not a success."""
-
-
-class _WatchExpired(Exception):
-    """The server no longer has the resourceVersion the watch started from (410 Gone)."""
+    type: str
+    object: JsonObject = dataclasses.field(default_factory=dict)
+    items: list[JsonObject] = dataclasses.field(default_factory=list)
 
 
 class ReleaseClient:
-    """The Release read/watch/annotate calls of one cluster connection; a context manager."""
+    """The Release calls of one cluster connection; a context manager."""
 
-    def __init__(self, api_client: client.ApiClient, *, default_namespace: str) -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        default_namespace: str = "default",
+        timeout: Timeout = (CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
+    ) -> None:
         self._api_client: Any = api_client
         self._custom = client.CustomObjectsApi(api_client)
         self._core = client.CoreV1Api(api_client)
         self.default_namespace = default_namespace
         self.server = str(api_client.configuration.host)
+        self.timeout = timeout
 
     @classmethod
     def connect(cls, *, kubeconfig: str | None = None, context: str | None = None) -> Self:
@@ -95,7 +81,7 @@ class ReleaseClient:
                 kubeconfig=kubeconfig, context=context, kubeconfig_first=True
             )
         except kube_client.KubeconfigProblem as problem:
-            raise KubeconfigError(str(problem)) from None
+            raise errors.KubeconfigError(str(problem)) from None
         configuration = connection.configuration
         # One attempt per request: a person waits for the answer, and a watch reconnects itself.
         configuration.retries = 0
@@ -112,41 +98,30 @@ class ReleaseClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -----------------------------------------------------------------------------------------
-    # Reads and writes
-    # -----------------------------------------------------------------------------------------
-
     def get(self, namespace: str, name: str) -> JsonObject:
-        with self._translated_errors(namespace=namespace, name=name, verb="get"):
+        with errors.translated(verb="get", namespace=namespace, name=name):
             release = self._custom.get_namespaced_custom_object(
                 models.GROUP,
                 models.VERSION,
                 namespace,
                 models.PLURAL,
                 name,
-                _request_timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
+                _request_timeout=self.timeout,
             )
         return _as_object(release)
 
-    def list_releases(self, namespace: str | None) -> list[JsonObject]:
-        """Every Release in `namespace`, or in every namespace when it is None, sorted."""
-        timeout = (CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS)
-        with self._translated_errors(namespace=namespace, name=None, verb="list"):
-            if namespace is None:
-                answer = self._custom.list_custom_object_for_all_namespaces(
-                    models.GROUP, models.VERSION, models.PLURAL, _request_timeout=timeout
-                )
-            else:
-                answer = self._custom.list_namespaced_custom_object(
-                    models.GROUP, models.VERSION, namespace, models.PLURAL, _request_timeout=timeout
-                )
-        items = [_as_object(item) for item in _as_object(answer).get("items") or []]
-        return sorted(items, key=lambda item: (_namespace_of(item), _name_of(item)))
+    def list(self, namespace: str | None) -> tuple[list[JsonObject], str]:
+        """Every Release of `namespace` (of all when None), sorted, and the list's version."""
+        with errors.translated(verb="list", namespace=namespace):
+            answer = _as_object(self._list_call(namespace)(_request_timeout=self.timeout))
+        items = [_as_object(item) for item in answer.get("items") or []]
+        items.sort(key=lambda item: (_namespace_of(item), _name_of(item)))
+        return items, str((answer.get("metadata") or {}).get("resourceVersion") or "")
 
     def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> JsonObject:
         """Merge `annotations` onto the Release (a JSON merge patch) and return the result."""
         body = {"metadata": {"annotations": dict(annotations)}}
-        with self._translated_errors(namespace=namespace, name=name, verb="patch"):
+        with errors.translated(verb="patch", namespace=namespace, name=name):
             release = self._custom.patch_namespaced_custom_object(
                 models.GROUP,
                 models.VERSION,
@@ -154,20 +129,20 @@ class ReleaseClient:
                 models.PLURAL,
                 name,
                 body,
-                _content_type="application/merge-patch+json",
-                _request_timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
+                _content_type=MERGE_PATCH,
+                _request_timeout=self.timeout,
             )
         return _as_object(release)
 
     def events(self, namespace: str, name: str) -> list[JsonObject]:
         """The core/v1 Events of the Release, oldest first."""
         selector = f"involvedObject.name={name},involvedObject.kind={models.KIND}"
-        with self._translated_errors(namespace=namespace, name=None, verb="list events"):
+        with errors.translated(verb="list", namespace=namespace, resource="events"):
             response: Any = self._core.list_namespaced_event(
                 namespace,
                 field_selector=selector,
-                _preload_content=False,
-                _request_timeout=(CONNECT_TIMEOUT_SECONDS, REQUEST_TIMEOUT_SECONDS),
+                _preload_content=False,  # plain dicts, not the client's models
+                _request_timeout=self.timeout,
             )
             try:
                 answer = json.loads(response.data or b"{}")
@@ -181,231 +156,242 @@ class ReleaseClient:
         ]
         return sorted(events, key=_event_time)
 
-    # -----------------------------------------------------------------------------------------
-    # Following one Release
-    # -----------------------------------------------------------------------------------------
-
     def follow(
         self, namespace: str, name: str, *, deadline: float | None
     ) -> Generator[JsonObject, None, None]:
         """The Release now, then again each time it changes, until `deadline` (monotonic).
 
-        Ends quietly when the deadline passes; raises `ReleaseNotFound` if it is deleted.
+        Ends quietly when the deadline passes; raises `NotFound` (verb "follow") if it is
+        deleted, `Unreachable` (verb "watch") after `WATCH_RECONNECTS` connection losses.
         """
-        release = self.get(namespace, name)
-        yield release
-        last, version = release, _resource_version(release)
-        losses = 0
-        while deadline is None or time.monotonic() < deadline:
-            try:
-                stream = self._watch_once(namespace, name, version, deadline=deadline)
-                with contextlib.closing(stream):  # closes the connection when the caller stops
-                    for changed in stream:
-                        losses = 0
-                        version = _resource_version(changed) or version
-                        if changed != last:
-                            last = changed
-                            yield changed
-            except _WatchExpired:
-                release = self.get(namespace, name)
-                version = _resource_version(release)
-                if release != last:
-                    last = release
-                    yield release
-            except urllib3.exceptions.ReadTimeoutError:
-                continue  # nothing happened for a while: the loop re-checks the deadline
-            except (urllib3.exceptions.HTTPError, OSError) as error:
-                losses += 1
-                if losses > WATCH_RECONNECTS:
-                    raise ClusterUnreachable(
-                        f"lost the connection to the cluster at {self.server} while following "
-                        f"release {name}: {_reason_of(error)}"
-                    ) from None
-                pause = min(2.0 ** (losses - 1) / 2, 8.0)
-                if deadline is not None:
-                    pause = min(pause, max(0.0, deadline - time.monotonic()))
-                time.sleep(pause)
-
-    def _watch_once(
-        self, namespace: str, name: str, version: str | None, *, deadline: float | None
-    ) -> Generator[JsonObject, None, None]:
-        """One watch connection: the changed Release objects, until the server ends it."""
-        server_timeout = WATCH_SECONDS
-        if deadline is not None:
-            server_timeout = max(1, min(WATCH_SECONDS, int(deadline - time.monotonic()) + 1))
-        # Connection errors are left to `follow`, which reconnects; 410 means "list again".
-        try:
-            response: Any = self._custom.list_namespaced_custom_object(
-                models.GROUP,
-                models.VERSION,
-                namespace,
-                models.PLURAL,
-                field_selector=f"metadata.name={name}",
-                resource_version=version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=server_timeout,
-                watch=True,
-                _preload_content=False,
-                _request_timeout=(CONNECT_TIMEOUT_SECONDS, _read_timeout(deadline)),
-            )
-        except client.ApiException as error:
-            if error.status == 410:
-                raise _WatchExpired() from None
-            translation = self._translated_errors(namespace=namespace, name=name, verb="watch")
-            raise translation.from_api_exception(error) from None
-        try:
-            for line in _lines_until(response, deadline):
-                if not line.strip():
-                    continue
-                event = json.loads(line)
-                kind = event.get("type")
-                obj = _as_object(event.get("object") or {})
-                if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise _WatchExpired()
-                    raise ApiError(
-                        f"the watch of release {name} failed: {obj.get('message') or obj}"
+        last: JsonObject | None = None
+        watch = ReleaseWatch(
+            self, namespace, name=name, deadline=deadline, reconnects=WATCH_RECONNECTS
+        )
+        with contextlib.closing(iter(watch)) as events:
+            for event in events:
+                if event.type == "DELETED":
+                    raise errors.NotFound(
+                        f'release "{name}" was deleted from namespace "{namespace}"',
+                        status=404,
+                        verb="follow",
+                        namespace=namespace,
+                        name=name,
                     )
-                if kind == "BOOKMARK" or _name_of(obj) != name:
-                    continue
-                if kind == "DELETED":
-                    raise ReleaseNotFound(
-                        f'release "{name}" was deleted from namespace "{namespace}"'
-                    )
-                yield obj
-        finally:
-            response.close()
-            response.release_conn()
+                current = event.items[0] if event.type == "LISTED" else event.object
+                if current != last:
+                    last = current
+                    yield current
 
-    # -----------------------------------------------------------------------------------------
-    # Errors
-    # -----------------------------------------------------------------------------------------
-
-    def _translated_errors(
-        self, *, namespace: str | None, name: str | None, verb: str
-    ) -> _ErrorTranslation:
-        return _ErrorTranslation(self, namespace=namespace, name=name, verb=verb)
-
-
-class _ErrorTranslation:
-    """Turns the client's exceptions into `KubeError`s with one sentence for a human."""
-
-    def __init__(
-        self, owner: ReleaseClient, *, namespace: str | None, name: str | None, verb: str
-    ) -> None:
-        self._server = owner.server
-        self._namespace = namespace
-        self._name = name
-        self._verb = verb
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: object
-    ) -> None:
-        if error is None:
-            return
-        if isinstance(error, client.ApiException):
-            raise self.from_api_exception(error) from None
-        if isinstance(error, urllib3.exceptions.HTTPError | ConnectionError | socket.timeout):
-            raise ClusterUnreachable(
-                f"cannot reach the cluster at {self._server}: {_reason_of(error)}; check that "
-                "it is running and that --kubeconfig/--context point at it"
-            ) from None
-        if isinstance(error, ConfigException):
-            raise KubeconfigError(f"the kubeconfig's credentials are not usable: {error}") from None
-
-    def from_api_exception(self, error: client.ApiException) -> KubeError:
-        status = _status_body(error)
-        message = str(status.get("message") or error.reason or "").strip()
-        where = f'namespace "{self._namespace}"' if self._namespace else "any namespace"
-        if error.status == 401:
-            return AccessDenied(
-                f"the cluster at {self._server} did not accept your credentials (401 "
-                "Unauthorized); log in again or pick another --context"
+    def _list_call(self, namespace: str | None) -> Callable[..., Any]:
+        if namespace is None:
+            return lambda **kw: self._custom.list_cluster_custom_object(
+                models.GROUP, models.VERSION, models.PLURAL, **kw
             )
-        if error.status == 403:
-            return AccessDenied(
-                f"not allowed to {self._verb} releases.{models.GROUP} in {where} (403 "
-                f"Forbidden: {message}); ask your cluster admin for that right"
-            )
-        if error.status == 404:
-            details = status.get("details") or {}
-            if self._name is not None and details.get("name") == self._name:
-                return ReleaseNotFound(
-                    f'release "{self._name}" not found in {where}; list them with: '
-                    f"greenlight get -n {self._namespace} (or -A for every namespace)"
-                )
-            if self._name is not None and "could not find the requested resource" not in message:
-                return ReleaseNotFound(
-                    f'release "{self._name}" not found in {where}; list them with: '
-                    f"greenlight get -n {self._namespace} (or -A for every namespace)"
-                )
-            return ReleasesNotInstalled(
-                f"the cluster at {self._server} has no {models.PLURAL}.{models.GROUP} resource; "
-                "install Greenlight's CRD first (or pick another --context)"
-            )
-        return ApiError(
-            f"the API server refused to {self._verb} releases in {where}: "
-            f"{error.status} {message or error.reason}"
+        return lambda **kw: self._custom.list_namespaced_custom_object(
+            models.GROUP, models.VERSION, namespace, models.PLURAL, **kw
         )
 
+    def _listing(self, namespace: str | None, name: str | None) -> tuple[list[JsonObject], str]:
+        """What a watch starts from: the one Release (one GET) or the whole scope."""
+        if name is None:
+            return self.list(namespace)
+        assert namespace is not None  # noqa: S101 - ReleaseWatch refuses a name without one
+        release = self.get(namespace, name)
+        return [release], _resource_version(release) or ""
 
-def _status_body(error: client.ApiException) -> JsonObject:
-    try:
-        parsed = json.loads(error.body or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _reason_of(error: BaseException) -> str:
-    """The innermost cause of a connection failure, without urllib3's connection details."""
-    reason: BaseException = error
-    while isinstance(getattr(reason, "reason", None), BaseException):
-        reason = reason.reason  # type: ignore[attr-defined]
-    text = str(reason) or type(reason).__name__
-    # "HTTPConnection(host=..., port=...): Failed to establish ...: [Errno 111] Connection refused"
-    if "[Errno" in text:
-        text = text.rsplit("] ", 1)[-1]
-    return text
+    def _connect_timeout(self) -> float:
+        return self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
 
 
-def _read_timeout(deadline: float | None) -> float:
-    if deadline is None:
-        return float(WATCH_SECONDS + 30)
-    return max(0.05, deadline - time.monotonic())
+class ReleaseWatch:
+    """The one watch loop: iterate for `WatchEvent`s; `close()` from any thread ends it.
 
+    First a listing (LISTED), then the changes. A watch the server ends is renewed from the
+    last version seen (bookmarks included); 410 Gone lists again (LISTED once more). Failures
+    are retried after a pause doubling from 0.5 s up to 30 s:
 
-def _lines_until(response: Any, deadline: float | None) -> Iterator[str]:
-    """The watch's lines; before each read the socket's timeout is cut to what is left.
+    - `reconnects=None` (a long-running cache): every failure, forever;
+    - `reconnects=N` (a person waiting): only connection losses after the first listing, N in
+      a row at most; anything else is raised at once.
 
-    urllib3 sets the read timeout once per request; a watch that keeps receiving events would
-    otherwise outlive the deadline by up to that timeout.
+    With a `deadline` (monotonic) the loop ends quietly when it passes. `on_restart(reason)`
+    is told of each new watch: "renewed", "expired" or "error".
     """
-    sock = getattr(getattr(response, "connection", None), "sock", None)
-    lines = _iter_resp_lines(response)
-    while True:
-        if sock is not None:
-            sock.settimeout(_read_timeout(deadline))
+
+    def __init__(
+        self,
+        releases: ReleaseClient,
+        namespace: str | None,
+        *,
+        name: str | None = None,
+        deadline: float | None = None,
+        reconnects: int | None = None,
+        window: int | None = None,
+        on_restart: Callable[[str], None] | None = None,
+    ) -> None:
+        if name is not None and namespace is None:
+            raise ValueError("a Release is watched by name within its namespace")
+        self._releases = releases
+        self._namespace = namespace
+        self._name = name
+        self._deadline = deadline
+        self._reconnects = reconnects
+        self._window = window
+        self._on_restart = on_restart or (lambda reason: None)
+        self._closed = threading.Event()
+        self._current: Any = None  # the client's Watch of the request under way
+
+    def close(self) -> None:
+        self._closed.set()
+        current = self._current
+        if current is not None:
+            current.stop()  # shuts the socket down: a read blocked in another thread ends
+
+    def _over(self) -> bool:
+        return self._closed.is_set() or (
+            self._deadline is not None and time.monotonic() >= self._deadline
+        )
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        version: str | None = None  # None: list (again) first
+        listed = False
+        losses = 0
+        while not self._over():
+            try:
+                if version is None:
+                    items, version = self._releases._listing(self._namespace, self._name)
+                    listed = True
+                    yield WatchEvent("LISTED", items=items)
+                for kind, obj in self._stream(version):
+                    losses = 0
+                    version = _resource_version(obj) or version
+                    if kind in ("ADDED", "MODIFIED", "DELETED"):
+                        yield WatchEvent(kind, obj)
+                    if self._over():
+                        return
+                self._on_restart("renewed")
+            except errors.Expired:
+                version = None
+                self._on_restart("expired")
+            except errors.KubeError as error:
+                if self._over():
+                    return  # closed, or the read timed out at the deadline
+                bounded = self._reconnects is not None
+                if bounded and not (listed and isinstance(error, errors.Unreachable)):
+                    raise
+                losses += 1
+                if self._reconnects is not None and losses > self._reconnects:
+                    raise
+                self._on_restart("error")
+                self._pause(min(0.5 * 2 ** (losses - 1), MAX_PAUSE_SECONDS))
+
+    def _pause(self, seconds: float) -> None:
+        if self._deadline is not None:
+            seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        self._closed.wait(seconds)
+
+    def _stream(self, version: str) -> Iterator[tuple[str, JsonObject]]:
+        """One WATCH request's (type, object) pairs, until the server ends it."""
+        window = self._window or WATCH_SECONDS
+        read_timeout = float(window) + self._releases._connect_timeout()
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            window = max(1, min(window, int(left) + 1))
+            read_timeout = max(0.05, left)
+        kwargs: dict[str, Any] = {
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": window,
+            "_request_timeout": (self._releases._connect_timeout(), read_timeout),
+        }
+        if version:
+            kwargs["resource_version"] = version
+        if self._name is not None:
+            kwargs["field_selector"] = f"metadata.name={self._name}"
+        watcher: Any = kube_watch.Watch(return_type="object")
+        self._current = watcher
         try:
-            line = next(lines)
-        except StopIteration:
-            return
-        yield line
-        if deadline is not None and time.monotonic() >= deadline:
-            return
+            if self._closed.is_set():
+                return
+            with errors.translated(verb="watch", namespace=self._namespace, name=self._name):
+                # A watch with a timeout is one request: renewing it is this loop's business.
+                for event in watcher.stream(self._releases._list_call(self._namespace), **kwargs):
+                    if not isinstance(event, dict):  # a blank line
+                        continue
+                    obj = _as_object(event.get("raw_object"))
+                    if self._name is None or _name_of(obj) == self._name:
+                        yield str(event.get("type")), obj
+        finally:
+            self._current = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The operator's writes, through `Kube.request` and its retry policy
+# ---------------------------------------------------------------------------------------------
+
+
+def object_path(namespace: str, name: str) -> str:
+    return (
+        f"/apis/{models.GROUP}/{models.VERSION}/namespaces/{quote(namespace)}"
+        f"/{models.PLURAL}/{quote(name)}"
+    )
+
+
+def write_status(kube: Kube, target: ReleaseTarget, status: Mapping[str, Any]) -> bool:
+    """Merge-patch `status` into the Release's status; False when the Release is gone.
+
+    Status is the operator's alone (Kopf never writes handler results there); it is written
+    whole, so every field the decision computed lands together.
+    """
+    path = object_path(target.namespace, target.name) + "/status"
+    return _patch(kube, path, {"status": dict(status)})
+
+
+def remove_annotation(
+    kube: Kube, target: ReleaseTarget, key: str, *, value: str | None = None
+) -> bool:
+    """Remove one annotation (absent already is fine); False when the Release is gone.
+
+    With `value`, only while the annotation still has it: a JSON patch that tests it first,
+    so a newer value set meanwhile is kept (a failed test is not an error).
+    """
+    path = object_path(target.namespace, target.name)
+    if value is None:
+        return _patch(kube, path, {"metadata": {"annotations": {key: None}}})
+    pointer = "/metadata/annotations/" + key.replace("~", "~0").replace("/", "~1")
+    operations = [
+        {"op": "test", "path": pointer, "value": value},
+        {"op": "remove", "path": pointer},
+    ]
+    try:
+        kube.request("PATCH", path, body=operations, content_type=JSON_PATCH)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        if error.status == 422:  # the test failed: another value now, kept for its own tick
+            return True
+        raise
+    return True
+
+
+def set_annotation(kube: Kube, namespace: str, name: str, key: str, value: str) -> bool:
+    """Set one annotation on the Release; False when it is gone."""
+    patch = {"metadata": {"annotations": {key: value}}}
+    return _patch(kube, object_path(namespace, name), patch)
+
+
+def _patch(kube: Kube, path: str, body: Mapping[str, Any]) -> bool:
+    try:
+        kube.request("PATCH", path, body=body, content_type=MERGE_PATCH, retry_conflicts=True)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
 
 
 def _as_object(value: Any) -> JsonObject:
-    if isinstance(value, dict):
-        return value
-    if hasattr(value, "to_dict"):
-        converted = value.to_dict()
-        if isinstance(converted, dict):
-            return converted
-    return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _name_of(obj: Mapping[str, Any]) -> str:
