@@ -25,8 +25,8 @@ answered 429 without a review. A token once accepted is remembered (by its hash,
 hour) and never waits for that budget, so users already in keep working during a flood.
 Rejected tokens are cached like accepted ones, so repeating a bad token costs nothing more.
 
-Reviews that fail (the API server is down) are `kube.errors.Unavailable`, hence 503: a caller
-is never told "forbidden" because the service could not ask.
+Reviews that fail (the API server is down) are `greenlight.kube.errors.KubeError`s, hence 503:
+a caller is never told "forbidden" because the service could not ask.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The Release cache: every Release the service serves, kept current by a watch.
 
 Reads never LIST per request: they come from here. One `Watcher` thread per scope (every
-namespace, or each configured namespace) LISTs once, then WATCHes from the list's
-resourceVersion, renews the watch when the server ends it, LISTs again on 410 Gone, and backs
-off and LISTs again on any other failure. The threads only parse; every change is applied on
-the event loop (`call_soon_threadsafe`), so the store needs no locks and subscribers (the
-event streams) are woken in the order changes happened.
+namespace, or each configured namespace) follows the adapter's one watch loop
+(`greenlight.kube.releases.ReleaseWatch`: LIST, WATCH from the list's resourceVersion, renewed
+when the server ends it, LIST again on 410 Gone, back-off on failures, never giving up). The
+threads only parse; every change is applied on the event loop (`call_soon_threadsafe`), so the
+store needs no locks and subscribers (the event streams) are woken in the order changes
+happened.
 
 The cache is synced once every scope has been listed; it stays synced through re-lists, so an
 API server hiccup does not turn every replica unready at once (reads are then stale, and the
@@ -21,10 +22,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Literal
 
+from greenlight.kube.releases import ReleaseClient, ReleaseWatch
 from greenlight_api import records
 from greenlight_api.core.metrics import Metrics
-from greenlight_api.kube import errors
-from greenlight_api.kube.releases import Expired, ReleaseClient, WatchStream
 
 logger = logging.getLogger(__name__)
 
@@ -193,13 +193,13 @@ class Watcher:
         metrics: Metrics | None = None,
     ) -> None:
         self._cache = cache
-        self._client = client
         self._loop = loop
         self._namespace = namespace
-        self._watch_seconds = watch_seconds
         self._metrics = metrics
         self._stop = threading.Event()
-        self._stream: WatchStream | None = None
+        self._watch = ReleaseWatch(
+            client, namespace, window=watch_seconds, on_restart=self._restarted
+        )
         scope = namespace or "all namespaces"
         self._thread = threading.Thread(target=self._run, name=f"watch {scope}", daemon=True)
 
@@ -208,9 +208,7 @@ class Watcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        stream = self._stream
-        if stream is not None:
-            stream.close()
+        self._watch.close()
         self._thread.join(timeout)
 
     def _post(self, callback: Callable[..., None], *args: object) -> bool:
@@ -222,57 +220,31 @@ class Watcher:
         return True
 
     def _restarted(self, reason: str) -> None:
+        if reason != "renewed":
+            logger.info("release watch of %s: %s", self._namespace or "every namespace", reason)
         if self._metrics is not None:
             self._metrics.watch_restarts.labels(reason).inc()
 
     def _run(self) -> None:
-        backoff = 0.5
+        # The watch retries every failure of the API itself; this only outlives a bug.
         while not self._stop.is_set():
             try:
-                self._list_and_watch()
-                backoff = 0.5
-            except Expired:
-                logger.info("release watch expired; listing again")
-                self._restarted("expired")
-            except errors.KubeError as exc:
-                if self._stop.is_set():
-                    break
-                logger.warning("release watch failed; retrying in %.1f s: %s", backoff, exc)
-                self._restarted("error")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._follow()
             except Exception:
-                logger.exception("release watch crashed; retrying in %.1f s", backoff)
+                logger.exception("release watch crashed; retrying in 1 s")
                 self._restarted("crash")
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self._stop.wait(1.0)
 
-    def _list_and_watch(self) -> None:
-        items, version = self._client.list(self._namespace)
-        fresh = [records.from_body(item) for item in items]
-        for record in fresh:
-            record.summary_json  # noqa: B018 - encode here, in this thread, not on the loop
-        if not self._post(self._cache.replace, self._namespace, fresh):
-            return
-        while not self._stop.is_set():
-            stream = self._client.watch(self._namespace, version, self._watch_seconds)
-            self._stream = stream
-            if self._stop.is_set():
-                stream.close()
+    def _follow(self) -> None:
+        for event in self._watch:
+            if event.type == "LISTED":
+                fresh = [records.from_body(item) for item in event.items]
+                for record in fresh:
+                    record.summary_json  # noqa: B018 - encode here, in this thread, not on the loop
+                if not self._post(self._cache.replace, self._namespace, fresh):
+                    return
+                continue
+            record = records.from_body(event.object)
+            record.summary_json  # noqa: B018
+            if not self._post(self._cache.apply, event.type, record):
                 return
-            try:
-                for event in stream:
-                    metadata = event.object.get("metadata") or {}
-                    version = str(metadata.get("resourceVersion") or version)
-                    if event.type == "BOOKMARK":
-                        continue
-                    if event.type not in ("ADDED", "MODIFIED", "DELETED"):
-                        continue
-                    record = records.from_body(event.object)
-                    record.summary_json  # noqa: B018
-                    if not self._post(self._cache.apply, event.type, record):
-                        return
-            finally:
-                self._stream = None
-                stream.close()
-            self._restarted("renewed")

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import greenlight_api
+from greenlight.kube.client import load_api_client
 from greenlight_api import auth, cache
 from greenlight_api.api import errors, streams
 from greenlight_api.api.routes import dashboard, events, health, releases
@@ -27,7 +28,6 @@ from greenlight_api.core.config import AuthMode, Settings, get_settings
 from greenlight_api.core.lifecycle import Lifecycle
 from greenlight_api.core.metrics import create_metrics
 from greenlight_api.core.middleware import RequestMiddleware
-from greenlight_api.kube.client import create_api_client
 from greenlight_api.kube.gateway import Cluster, KubeCluster
 
 logger = logging.getLogger("greenlight_api")
@@ -58,7 +58,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     watchers: list[cache.Watcher] = []
     try:
         if app.state.cluster is None:
-            api_client = await asyncio.to_thread(create_api_client, settings)
+            api_client = await asyncio.to_thread(
+                load_api_client,
+                kubeconfig=settings.kubeconfig,
+                context=settings.context,
+                # Enough connections for every worker thread and every watch at once.
+                pool_size=settings.kube_threads + 2 * (len(settings.namespaces) or 1),
+            )
             kube = KubeCluster(
                 api_client,
                 timeout=settings.kube_timeout_seconds,

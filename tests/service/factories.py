@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 from greenlight import models
-from greenlight_api.kube import errors
+from greenlight.kube import errors
 from greenlight_api.kube.reviews import AccessReviewResult, TokenReviewResult, UserInfo
 
 
@@ -95,7 +95,7 @@ class FakeCluster:
 
     def _check(self) -> None:
         if self.failing:
-            raise errors.Unavailable(self.failing)
+            raise errors.ApiError(self.failing)
 
     async def get_release(self, namespace: str, name: str) -> dict[str, Any]:
         self._check()

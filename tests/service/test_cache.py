@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
+from greenlight.kube import errors
 from greenlight_api import cache, records
-from greenlight_api.kube import errors
-from greenlight_api.kube.releases import Expired, WatchEvent
 from tests.service import factories
 
 
@@ -92,17 +91,18 @@ class FakeReleaseClient:
     def __init__(self) -> None:
         self.lists: list[list[dict[str, Any]]] = []
         self.watches: list[list[WatchEvent] | Exception] = []
+        self.connect_timeout = 1.0
         self.calls: list[str] = []
         self.idle = threading.Event()
 
     def list(self, namespace: str | None) -> tuple[list[dict[str, Any]], str]:
         self.calls.append("list")
         if not self.lists:
-            raise errors.Unavailable("no more listings scripted")
+            raise errors.Unreachable("no more listings scripted")
         return self.lists.pop(0), "100"
 
-    def watch(self, namespace: str | None, resource_version: str, seconds: int) -> Any:
-        self.calls.append(f"watch from {resource_version}")
+    def watch_once(self, namespace: str | None, *, version: str, **_: Any) -> Any:
+        self.calls.append(f"watch from {version}")
         if not self.watches:
             self.idle.set()
             return _Blocking()
@@ -110,6 +110,9 @@ class FakeReleaseClient:
         if isinstance(step, Exception):
             raise step
         return _Events(step)
+
+
+WatchEvent = tuple[str, dict[str, Any]]
 
 
 class _Events:
@@ -136,7 +139,7 @@ class _Blocking:
 
 
 def _event(kind: str, name: str, rv: str, **kw: Any) -> WatchEvent:
-    return WatchEvent(type=kind, object=factories.release(name, resource_version=rv, **kw))
+    return kind, factories.release(name, resource_version=rv, **kw)
 
 
 @pytest.mark.asyncio
@@ -146,7 +149,7 @@ async def test_watcher_lists_watches_renews_and_relists_on_410() -> None:
     client.watches = [
         [_event("MODIFIED", "web", "101", phase="Verifying"), _event("ADDED", "api", "102")],
         [_event("BOOKMARK", "web", "150")],
-        Expired("too old"),
+        errors.Expired("too old"),
     ]
     store = cache.ReleaseCache()
     watcher = cache.Watcher(

@@ -144,8 +144,9 @@ def translated(
     try:
         yield
     except (ApiException, urllib3.exceptions.HTTPError, OSError, ConfigException) as error:
-        where = {"verb": verb, "namespace": namespace, "name": name, "resource": resource}
-        raise translate(error, **where) from error
+        raise translate(
+            error, verb=verb, namespace=namespace, name=name, resource=resource
+        ) from error
 
 
 def _status_body(body: Any) -> dict[str, Any]:

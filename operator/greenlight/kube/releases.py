@@ -44,7 +44,9 @@ WATCH_RECONNECTS = 5
 MAX_PAUSE_SECONDS = 30.0
 
 JsonObject = dict[str, Any]
+JsonObjects = list[JsonObject]  # spelled so inside ReleaseClient, whose `list` hides the type
 Timeout = float | tuple[float, float]
+_Watch: Any = kube_watch.Watch  # untyped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +112,7 @@ class ReleaseClient:
             )
         return _as_object(release)
 
-    def list(self, namespace: str | None) -> tuple[list[JsonObject], str]:
+    def list(self, namespace: str | None) -> tuple[JsonObjects, str]:
         """Every Release of `namespace` (of all when None), sorted, and the list's version."""
         with errors.translated(verb="list", namespace=namespace):
             answer = _as_object(self._list_call(namespace)(_request_timeout=self.timeout))
@@ -134,7 +136,7 @@ class ReleaseClient:
             )
         return _as_object(release)
 
-    def events(self, namespace: str, name: str) -> list[JsonObject]:
+    def events(self, namespace: str, name: str) -> JsonObjects:
         """The core/v1 Events of the Release, oldest first."""
         selector = f"involvedObject.name={name},involvedObject.kind={models.KIND}"
         with errors.translated(verb="list", namespace=namespace, resource="events"):
@@ -192,16 +194,32 @@ class ReleaseClient:
             models.GROUP, models.VERSION, namespace, models.PLURAL, **kw
         )
 
-    def _listing(self, namespace: str | None, name: str | None) -> tuple[list[JsonObject], str]:
-        """What a watch starts from: the one Release (one GET) or the whole scope."""
-        if name is None:
-            return self.list(namespace)
-        assert namespace is not None  # noqa: S101 - ReleaseWatch refuses a name without one
-        release = self.get(namespace, name)
-        return [release], _resource_version(release) or ""
-
-    def _connect_timeout(self) -> float:
+    @property
+    def connect_timeout(self) -> float:
         return self.timeout[0] if isinstance(self.timeout, tuple) else self.timeout
+
+    def watch_once(
+        self,
+        namespace: str | None,
+        *,
+        name: str | None,
+        version: str,
+        window: int,
+        read_timeout: float,
+    ) -> WatchRequest:
+        """One WATCH from `version` (every change of the scope, or of Release `name`), which
+        the server ends after `window` seconds. `ReleaseWatch` renews it."""
+        kwargs: dict[str, Any] = {
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": window,
+            "_request_timeout": (self.connect_timeout, read_timeout),
+        }
+        if version:
+            kwargs["resource_version"] = version
+        if name is not None:
+            kwargs["field_selector"] = f"metadata.name={name}"
+        where = {"namespace": namespace, "name": name}
+        return WatchRequest(self._list_call(namespace), where, **kwargs)
 
 
 class ReleaseWatch:
@@ -246,21 +264,21 @@ class ReleaseWatch:
         self._closed.set()
         current = self._current
         if current is not None:
-            current.stop()  # shuts the socket down: a read blocked in another thread ends
+            current.close()  # shuts the socket down: a read blocked in another thread ends
 
     def _over(self) -> bool:
         return self._closed.is_set() or (
             self._deadline is not None and time.monotonic() >= self._deadline
         )
 
-    def __iter__(self) -> Iterator[WatchEvent]:
+    def __iter__(self) -> Generator[WatchEvent, None, None]:
         version: str | None = None  # None: list (again) first
         listed = False
         losses = 0
         while not self._over():
             try:
                 if version is None:
-                    items, version = self._releases._listing(self._namespace, self._name)
+                    items, version = self._listing()
                     listed = True
                     yield WatchEvent("LISTED", items=items)
                 for kind, obj in self._stream(version):
@@ -286,6 +304,13 @@ class ReleaseWatch:
                 self._on_restart("error")
                 self._pause(min(0.5 * 2 ** (losses - 1), MAX_PAUSE_SECONDS))
 
+    def _listing(self) -> tuple[list[JsonObject], str]:
+        """What a watch starts from: the whole scope (a LIST), or the one Release (a GET)."""
+        if self._name is None or self._namespace is None:
+            return self._releases.list(self._namespace)
+        release = self._releases.get(self._namespace, self._name)
+        return [release], _resource_version(release) or ""
+
     def _pause(self, seconds: float) -> None:
         if self._deadline is not None:
             seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
@@ -294,35 +319,50 @@ class ReleaseWatch:
     def _stream(self, version: str) -> Iterator[tuple[str, JsonObject]]:
         """One WATCH request's (type, object) pairs, until the server ends it."""
         window = self._window or WATCH_SECONDS
-        read_timeout = float(window) + self._releases._connect_timeout()
+        read_timeout = float(window) + self._releases.connect_timeout
         if self._deadline is not None:
             left = self._deadline - time.monotonic()
             window = max(1, min(window, int(left) + 1))
             read_timeout = max(0.05, left)
-        kwargs: dict[str, Any] = {
-            "allow_watch_bookmarks": True,
-            "timeout_seconds": window,
-            "_request_timeout": (self._releases._connect_timeout(), read_timeout),
-        }
-        if version:
-            kwargs["resource_version"] = version
-        if self._name is not None:
-            kwargs["field_selector"] = f"metadata.name={self._name}"
-        watcher: Any = kube_watch.Watch(return_type="object")
-        self._current = watcher
+        request = self._releases.watch_once(
+            self._namespace,
+            name=self._name,
+            version=version,
+            window=window,
+            read_timeout=read_timeout,
+        )
+        self._current = request
         try:
-            if self._closed.is_set():
-                return
-            with errors.translated(verb="watch", namespace=self._namespace, name=self._name):
-                # A watch with a timeout is one request: renewing it is this loop's business.
-                for event in watcher.stream(self._releases._list_call(self._namespace), **kwargs):
-                    if not isinstance(event, dict):  # a blank line
-                        continue
-                    obj = _as_object(event.get("raw_object"))
-                    if self._name is None or _name_of(obj) == self._name:
-                        yield str(event.get("type")), obj
+            if not self._closed.is_set():
+                yield from request
         finally:
             self._current = None
+            request.close()
+
+
+class WatchRequest:
+    """One WATCH request through the client's `Watch`: iterate for (type, object) pairs;
+    `close()` from any thread shuts its socket down."""
+
+    def __init__(self, call: Callable[..., Any], where: dict[str, Any], **kwargs: Any) -> None:
+        self._watch = _Watch(return_type="object")
+        self._call = call
+        self._where = where
+        self._kwargs = kwargs
+
+    def __iter__(self) -> Iterator[tuple[str, JsonObject]]:
+        name = self._where.get("name")
+        with errors.translated(verb="watch", **self._where):
+            # With `timeout_seconds` this is one request: renewing it is ReleaseWatch's business.
+            for event in self._watch.stream(self._call, **self._kwargs):
+                if not isinstance(event, dict):  # a blank line
+                    continue
+                obj = _as_object(event.get("raw_object"))
+                if name is None or _name_of(obj) == name:
+                    yield str(event.get("type")), obj
+
+    def close(self) -> None:
+        self._watch.stop()
 
 
 # ---------------------------------------------------------------------------------------------

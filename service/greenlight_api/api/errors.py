@@ -23,9 +23,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from greenlight import user_actions
+from greenlight.kube import errors as kube_errors
 from greenlight_api import auth
 from greenlight_api.api import streams
-from greenlight_api.kube import errors as kube_errors
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,31 @@ async def _too_many(request: Request, exc: Exception) -> JSONResponse:
     return _problem(429, str(exc), **{"Retry-After": "10"})
 
 
+async def _kube_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return _problem(404, exc.message if isinstance(exc, kube_errors.KubeError) else str(exc))
+
+
+async def _kube_failed(request: Request, exc: Exception) -> JSONResponse:
+    """Any other failure of the Kubernetes API, the service's own credentials included: 503,
+    since the caller can do nothing about it but retry later."""
+    if not isinstance(exc, kube_errors.KubeError):  # registered for that type only
+        raise exc
+    if isinstance(exc, kube_errors.Unreachable):
+        problem = f"the Kubernetes API is unreachable ({exc.message})"
+    elif isinstance(exc, kube_errors.Forbidden):
+        problem = (
+            "the Kubernetes API refused the service's own credentials "
+            f"({exc.status}: {exc.message})"
+        )
+    elif exc.status is None:
+        problem = exc.message
+    else:
+        problem = f"the Kubernetes API answered {exc.status} ({exc.message})"
+    return await _unavailable(
+        request, Exception(f"{exc.doing}: {problem}" if exc.doing else problem)
+    )
+
+
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("answering 503: %s", exc)
     return _problem(503, str(exc), **{"Retry-After": "5"})
@@ -95,10 +120,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(auth.Unauthenticated, _unauthenticated)
     app.add_exception_handler(auth.Forbidden, _forbidden)
     app.add_exception_handler(ReleaseNotFound, _not_found)
-    app.add_exception_handler(kube_errors.NotFound, _not_found)
+    app.add_exception_handler(kube_errors.NotFound, _kube_not_found)
     app.add_exception_handler(user_actions.ActionRefused, _refused)
     app.add_exception_handler(kube_errors.Conflict, _refused)
-    app.add_exception_handler(kube_errors.Unavailable, _unavailable)
+    app.add_exception_handler(kube_errors.KubeError, _kube_failed)
     app.add_exception_handler(streams.TooManyStreams, _too_many)
     app.add_exception_handler(auth.TooManyNewTokens, _too_many)
     app.add_exception_handler(NotReady, _unavailable)

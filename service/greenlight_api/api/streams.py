@@ -24,8 +24,8 @@ from collections.abc import Callable
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from greenlight.kube import errors as kube_errors
 from greenlight_api import auth
-from greenlight_api.kube import errors as kube_errors
 
 MIN_RECHECK_SECONDS = 1.0
 

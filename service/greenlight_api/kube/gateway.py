@@ -15,17 +15,18 @@ from typing import Protocol, TypeVar
 
 import kubernetes.client
 
-from greenlight_api.kube import releases, reviews
+from greenlight.kube.releases import JsonObject, ReleaseClient
+from greenlight_api.kube import reviews
 
 T = TypeVar("T")
 
 
 class Cluster(Protocol):
-    async def get_release(self, namespace: str, name: str) -> releases.Body: ...
+    async def get_release(self, namespace: str, name: str) -> JsonObject: ...
 
     async def patch_annotations(
         self, namespace: str, name: str, annotations: dict[str, str]
-    ) -> releases.Body: ...
+    ) -> JsonObject: ...
 
     async def review_token(self, token: str) -> reviews.TokenReviewResult: ...
 
@@ -50,7 +51,7 @@ class KubeCluster:
         audiences: tuple[str, ...] = (),
     ) -> None:
         self.api_client = api_client
-        self.releases = releases.ReleaseClient(api_client, timeout=timeout)
+        self.releases = ReleaseClient(api_client, timeout=timeout)
         self.reviewer = reviews.Reviewer(api_client, timeout=timeout, audiences=audiences)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="kube"
@@ -63,14 +64,14 @@ class KubeCluster:
             self._pool, functools.partial(context.run, call)
         )
 
-    async def get_release(self, namespace: str, name: str) -> releases.Body:
+    async def get_release(self, namespace: str, name: str) -> JsonObject:
         return await self._run(functools.partial(self.releases.get, namespace, name))
 
     async def patch_annotations(
         self, namespace: str, name: str, annotations: dict[str, str]
-    ) -> releases.Body:
+    ) -> JsonObject:
         return await self._run(
-            functools.partial(self.releases.patch_annotations, namespace, name, annotations)
+            functools.partial(self.releases.annotate, namespace, name, annotations)
         )
 
     async def review_token(self, token: str) -> reviews.TokenReviewResult:

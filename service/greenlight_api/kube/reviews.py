@@ -1,7 +1,8 @@
 """TokenReview and SubjectAccessReview: the API server decides who a caller is and what they
 may do, so this service never holds a user database or a policy of its own.
 
-Blocking calls; run them off the event loop. Client exceptions leave as `KubeError`s.
+Blocking calls; run them off the event loop. Client exceptions leave as `KubeError`s of
+`greenlight.kube.errors`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import kubernetes.client
 
 from greenlight import models
-from greenlight_api.kube import errors
+from greenlight.kube import errors
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -57,10 +58,8 @@ class Reviewer:
                 token=token, audiences=list(self._audiences) or None
             ),
         )
-        try:
+        with errors.translated(verb="create", resource="tokenreviews"):
             result = self._authn.create_token_review(body, _request_timeout=self._timeout)
-        except Exception as exc:
-            raise errors.translate(exc, doing="reviewing the bearer token") from exc
         status = result.status
         if status is None or not status.authenticated or status.user is None:
             return TokenReviewResult(user=None, error=(status.error if status else "") or "")
@@ -109,10 +108,8 @@ class Reviewer:
                 ),
             ),
         )
-        try:
+        with errors.translated(verb="create", resource="subjectaccessreviews"):
             result = self._authz.create_subject_access_review(body, _request_timeout=self._timeout)
-        except Exception as exc:
-            raise errors.translate(exc, doing="reviewing the caller's rights") from exc
         status = result.status
         if status is None:
             return AccessReviewResult(allowed=False, reason="no answer")
