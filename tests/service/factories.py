@@ -92,6 +92,7 @@ class FakeCluster:
         self.token_reviews = 0
         self.access_reviews = 0
         self.failing: str | None = None  # a reason: every call fails with it
+        self.release_error: Exception | None = None  # raised by get_release only
 
     def _check(self) -> None:
         if self.failing:
@@ -99,6 +100,8 @@ class FakeCluster:
 
     async def get_release(self, namespace: str, name: str) -> dict[str, Any]:
         self._check()
+        if self.release_error is not None:
+            raise self.release_error
         try:
             return copy.deepcopy(self.bodies[(namespace, name)])
         except KeyError:
