@@ -158,5 +158,5 @@ WHERE = {"verb": "get", "namespace": "shop", "name": "web"}
 def test_the_cli_words_each_type_with_exit_code_3(error: errors.KubeError, sentence: str) -> None:
     failed = cluster_problem_of(error, SERVER)
 
-    assert failed.exit_code == ExitCode.CLUSTER_PROBLEM == 3
+    assert failed.exit_code is ExitCode.CLUSTER_PROBLEM
     assert failed.message == sentence
