@@ -258,7 +258,7 @@ class ReleaseWatch:
         self._window = window
         self._on_restart = on_restart or (lambda reason: None)
         self._closed = threading.Event()
-        self._current: Any = None  # the client's Watch of the request under way
+        self._current: WatchRequest | None = None  # the WATCH request under way
 
     def close(self) -> None:
         self._closed.set()
