@@ -230,7 +230,8 @@ def progress_line(release: JsonObject, status: models.ReleaseStatus) -> str:
     if pending:
         asked = ", ".join(f"{key}={annotations[key]}" for key in pending)
         line += f", {asked} not yet acted on"
-    return f"{line}: {status.message}" if status.message else line
+    line = f"{line}: {status.message}" if status.message else line
+    return f"{line} ({status.waiting.message})" if status.waiting is not None else line
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ def _headline(release: Mapping[str, Any], status: models.ReleaseStatus) -> Text:
         headline.append(f"  ({lag})", style="yellow")
     if status.message:
         headline.append(f"\n{status.message}")
+    if status.waiting is not None:
+        headline.append(f"\n{status.waiting.message}", style="yellow")
     return headline
 
 

@@ -82,7 +82,11 @@ def judge(release: Mapping[str, Any], status: models.ReleaseStatus, wait_for: Wa
             exit_code=ExitCode.RELEASE_FAILED,
             summary=_sentence(where, what, status),
         )
-    return Verdict(finished=False, exit_code=ExitCode.OK, summary=_sentence(where, "", status))
+    summary = _sentence(where, "", status)
+    if status.waiting is not None:
+        # Said when waiting times out: what the operator itself still waited for.
+        summary += f" ({status.waiting.message})"
+    return Verdict(finished=False, exit_code=ExitCode.OK, summary=summary)
 
 
 def _sentence(where: str, what: str, status: models.ReleaseStatus) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from greenlight.models.reasons import WaitingReason
 from greenlight.models.resource import GatePhase, Outcome, Phase
 
 
@@ -100,6 +101,13 @@ class PendingNotification(_StatusModel):
     time: Annotated[
         str | None, Field(default=None, description="When the transition happened (RFC 3339).")
     ]
+
+
+class Waiting(_StatusModel):
+    """What the release waits for, as the last decision found it; shown, never acted on."""
+
+    reason: Annotated[WaitingReason, Field(description="What it waits for, for machines.")]
+    message: Annotated[str, Field(default="", description='For humans: "waiting: ...".')]
 
 
 class ReleaseStatus(_StatusModel):
@@ -245,4 +253,12 @@ class ReleaseStatus(_StatusModel):
     history: Annotated[
         list[HistoryEntry],
         Field(default_factory=list, description="Revisions, newest first."),
+    ]
+    waiting: Annotated[
+        Waiting | None,
+        Field(
+            default=None,
+            description="What the release waits for now (unset when it waits for nothing): "
+            "ready pods, gate passes, traffic to settle, a scale-down delay, EndpointSlices.",
+        ),
     ]

@@ -57,6 +57,7 @@ def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
     draft = Draft.of(status, obs.now, obs.colors)
+    draft.set(waiting=None)  # each decision says afresh what it waits for
     if obs.recheck is not None:
         # Seen: what changed is in this observation. A newer note (another change meanwhile)
         # has another value and stays, for the next tick.

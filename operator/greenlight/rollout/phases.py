@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+
 from greenlight import models
-from greenlight.models import EventReason, GatePhase, Phase
+from greenlight.models import Color, EventReason, GatePhase, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
-from greenlight.rollout.observation import Observation
-from greenlight.rollout.timestamps import parse_time, seconds_since
-from greenlight.rollout.transitions import fail_release, succeed
+from greenlight.rollout.observation import ColorState, Observation
+from greenlight.rollout.timestamps import format_time, parse_time, seconds_since
+from greenlight.rollout.transitions import fail_release, succeed, wait
 
 
 def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -69,6 +71,18 @@ def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
             f"revision {draft.current_revision} did not become ready within "
             f"{spec.strategy.progress_deadline_seconds}s",
         )
+    else:
+        _wait_for_pods(draft, target, state, why="its gates run")
+
+
+def _wait_for_pods(draft: Draft, target: Color | None, state: ColorState | None, why: str) -> None:
+    ready = state.ready_replicas if state is not None and state.exists else 0
+    wait(
+        draft,
+        WaitingReason.PODS_READY,
+        f"revision {draft.current_revision}'s pods in {target} to become ready before {why} "
+        f"({ready} ready)",
+    )
 
 
 def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -83,6 +97,8 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
                 draft,
                 f"pre-switch gates did not pass within {spec.strategy.progress_deadline_seconds}s",
             )
+        else:
+            _wait_for_passes(draft, spec, states)
         return
     promoted = _promote_for_current(draft, obs)
     if spec.strategy.auto_promote or promoted:
@@ -96,6 +112,20 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
             f"revision {draft.current_revision} passed every "
             f"pre-switch gate; waiting for {models.ANNOTATION_PROMOTE}",
         )
+
+
+def _wait_for_passes(
+    draft: Draft, spec: models.ReleaseSpec, states: list[models.GateStatus]
+) -> None:
+    gates, _ = gating.gates_for_phase(spec, draft.phase)
+    needed = {gate.name: gate.success_threshold for gate in gates}
+    state = next(state for state in states if state.phase is not GatePhase.PASSED)
+    wait(
+        draft,
+        WaitingReason.GATE_PASSES,
+        f"gate {state.name} has {state.successes} of {needed.get(state.name, 1)} "
+        "consecutive passes",
+    )
 
 
 def _fold_gates(
@@ -130,7 +160,9 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
     target = draft.preview
     state = obs.colors.get(target) if target is not None else None
     if target is None or state is None or not state.serving:
-        return  # invariant 1: never point the active Service at a colour without ready pods
+        # Invariant 1: never point the active Service at a colour without ready pods.
+        _wait_for_pods(draft, target, state, why="the switch")
+        return
     # The verification window starts when a tick sees the active Service select `target`
     # (`_post_verify`): until then no request of real traffic reached it.
     draft.set(active_color=target, switched_at=draft.now_text, verification_started_at=None)
@@ -183,6 +215,18 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     if elapsed >= duration and gating.all_passed(states) and observed:
         succeed(draft, spec, obs)
         return
+    if not observed:
+        _wait_for_switch(draft)
+    elif not gating.all_passed(states):
+        _wait_for_passes(draft, spec, states)
+    else:
+        start = parse_time(_window_start(draft)) or draft.now
+        until = format_time(start + datetime.timedelta(seconds=duration))
+        wait(
+            draft,
+            WaitingReason.TRAFFIC_SETTLING,
+            f"traffic to settle on {draft.active} until {until}",
+        )
     # A gate that neither passes nor fails (flapping, or needing more passes than the window
     # has) must not leave traffic on an unverified revision for ever: past the window, plus
     # the time its thresholds need, plus one interval of grace, not passing is failing.
@@ -213,7 +257,17 @@ def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> b
             f"the active Service did not select {draft.active} within {deadline}s of the "
             f"switch to revision {draft.current_revision}",
         )
+    else:
+        _wait_for_switch(draft)
     return False
+
+
+def _wait_for_switch(draft: Draft) -> None:
+    wait(
+        draft,
+        WaitingReason.TRAFFIC_SETTLING,
+        f"traffic to settle: the active Service is not yet seen selecting {draft.active}",
+    )
 
 
 def _window_start(draft: Draft) -> str | None:

@@ -1,4 +1,5 @@
-"""The moves a release makes, shared by the steps: begin, succeed, fail, abandon, scale down.
+"""The moves a release makes, shared by the steps: begin, succeed, fail, abandon, scale down,
+and wait.
 
 Each one changes the draft status and queues the actions and Events that go with it.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime
 
 from greenlight import models
-from greenlight.models import Color, EventReason, Outcome, Phase
+from greenlight.models import Color, EventReason, Outcome, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
@@ -117,3 +118,13 @@ def schedule_scale_down(draft: Draft, color: Color | None, *, delay: int) -> Non
 def ignore_annotation(draft: Draft, key: str, why: str) -> None:
     draft.act(act.RemoveAnnotation(key=key))
     draft.event(EventReason.ACTION_IGNORED, f"{key} ignored: {why}", warning=True)
+
+
+def wait(draft: Draft, reason: WaitingReason, message: str) -> None:
+    """Records what this decision waits for (`status.waiting`, cleared on every decision).
+
+    The first wait of a decision is kept: the steps moving the release run before those
+    tidying up after it, and what holds the release back matters most.
+    """
+    if draft.status["waiting"] is None:
+        draft.set(waiting=models.Waiting(reason=reason, message=f"waiting: {message}"))

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from greenlight import models
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Color, ConditionReason, EventReason
+from greenlight.models import Color, ConditionReason, EventReason, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
 from greenlight.rollout.timestamps import parse_time
+from greenlight.rollout.transitions import wait
 
 
 def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -45,6 +46,8 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
             missing = state is None or not state.exists
             if revision in storable and (missing or not _may_carry_traffic(color, obs)):
                 draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
+            elif revision in storable:
+                _wait_for_endpoints(draft, color, obs)
         elif state.replicas != spec.replicas:
             draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
 
@@ -149,13 +152,30 @@ def scale_down_when_drained(draft: Draft, obs: Observation) -> None:
         return
     after = parse_time(draft.status["scale_down_after"])
     if after is not None and draft.now < after:
+        until = draft.status["scale_down_after"]
+        wait(draft, WaitingReason.SCALE_DOWN_DELAY, f"{color} stays warm until {until}")
         return
     endpoints = obs.active_endpoint_colors
     if draft.active is not None and endpoints != frozenset({draft.active}):
+        _wait_for_endpoints(draft, Color(color), obs)
         return
     draft.act(act.ScaleColor(color=Color(color), replicas=0))
     draft.event(EventReason.SCALED_DOWN, f"{color} scaled to zero")
     draft.set(scale_down_color="", scale_down_after=None)
+
+
+def _wait_for_endpoints(draft: Draft, color: Color, obs: Observation) -> None:
+    """`color` waits until the active Service's EndpointSlices list only the active colour."""
+    endpoints = obs.active_endpoint_colors
+    if endpoints is None:
+        seen = "the active Service's EndpointSlices are not read yet"
+    elif endpoints - {draft.active}:
+        seen = f"EndpointSlices still list {', '.join(sorted(endpoints - {draft.active}))}"
+    else:
+        seen = f"EndpointSlices list no ready endpoint of {draft.active} yet"
+    if obs.active_service.selected_color == color:
+        seen = f"the active Service still selects {color}"
+    wait(draft, WaitingReason.ENDPOINTS, seen)
 
 
 def prune_revisions(draft: Draft, obs: Observation) -> None:
