@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from greenlight import models
-from greenlight.models import Phase
+from greenlight.models import Color, Phase
 
 IN_FLIGHT = models.IN_FLIGHT_PHASES
 
@@ -86,11 +86,7 @@ def plan_rollback(
         )
     if revision == status.stable_revision and status.phase not in IN_FLIGHT:
         raise ActionRefused(f"revision {revision} of {name} is already the stable revision")
-    warm = (
-        known[revision].color
-        and known[revision].color == status.scale_down_color
-        and status.phase not in IN_FLIGHT
-    )
+    warm = warm_color(status, revision) is not None
     how = "at once, its colour is still warm" if warm else "through the gates again"
     images = ", ".join(known[revision].images)
     what = f"revision {revision} ({images})" if images else f"revision {revision}"
@@ -98,6 +94,29 @@ def plan_rollback(
         annotations={models.ANNOTATION_ROLLBACK_TO: str(revision)},
         description=f"{name} releases {what} {how}",
     )
+
+
+def warm_color(
+    status: models.ReleaseStatus, revision: int, serving: Mapping[Color, int | None] | None = None
+) -> Color | None:
+    """The colour in which `revision` is still warm, so a rollback to it moves traffic at once,
+    without gates: no release is in flight, the revision once succeeded (the instant path
+    skips the gates), and a colour other than the active one runs it with ready pods.
+
+    `serving` is the revision each colour with ready pods runs, as the operator observes it;
+    without it (the CLI, the API) status says: the colour kept warm for its scale-down runs
+    the revision last released into it.
+    """
+    history = status.history  # newest first
+    if status.phase in IN_FLIGHT or not any(
+        e.revision == revision and e.outcome is models.Outcome.SUCCEEDED for e in history
+    ):
+        return None
+    if serving is None:
+        kept = next((e for e in history if e.color and e.color == status.scale_down_color), None)
+        serving = {Color(kept.color): kept.revision} if kept is not None else {}
+    others = [c for c in Color if c != status.active_color]
+    return next((c for c in others if serving.get(c) == revision), None)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

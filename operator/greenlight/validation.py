@@ -15,7 +15,7 @@ from typing import Any
 
 import pydantic
 
-from greenlight import models
+from greenlight import models, naming
 from greenlight.gates import factory
 from greenlight.rollout.observation import SpecProblem
 
@@ -67,7 +67,7 @@ def validate_spec(
             field="spec.replicas",
             message="is 0: a Release needs at least one pod to receive traffic",
         )
-    target_port = spec.service.target_port or _first_container_port(spec.template)
+    target_port = spec.service.target_port or naming.first_container_port(spec.template)
     if target_port is None:
         return SpecProblem(
             field="spec.service.targetPort",
@@ -149,18 +149,6 @@ def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpe
     if spec.verification is not None:
         lists.append(("spec.verification.gates", list(spec.verification.gates)))
     return lists
-
-
-def _first_container_port(template: dict[str, Any]) -> int | None:
-    pod = template.get("spec")
-    containers = pod.get("containers") if isinstance(pod, dict) else None
-    if not isinstance(containers, list) or not containers or not isinstance(containers[0], dict):
-        return None
-    ports = containers[0].get("ports")
-    if not isinstance(ports, list) or not ports or not isinstance(ports[0], dict):
-        return None
-    port = ports[0].get("containerPort")
-    return port if isinstance(port, int) and not isinstance(port, bool) else None
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
 from greenlight_api import schemas
 
 Key = tuple[str, str]  # (namespace, name)
@@ -30,14 +30,6 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "(root)"
     return f"{where}: {error['msg']}"
-
-
-def _images(template: Any) -> list[str]:
-    try:
-        containers = template["spec"]["containers"]
-        return [str(c.get("image", "")) for c in containers if isinstance(c, dict)]
-    except (KeyError, TypeError):
-        return []
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
@@ -124,7 +116,9 @@ class ReleaseRecord:
             preview_color=status.preview_color,
             stable_revision=status.stable_revision,
             current_revision=status.current_revision,
-            images=_images(raw_spec.get("template") if isinstance(raw_spec, dict) else None),
+            images=list(
+                naming.images_of(raw_spec.get("template") if isinstance(raw_spec, dict) else None)
+            ),
             replicas=self.spec.replicas if self.spec else None,
             auto_promote=self.spec.strategy.auto_promote if self.spec else None,
             gates=self.gate_progress(),
@@ -180,17 +174,10 @@ def available_actions(name: str, status: models.ReleaseStatus) -> schemas.Availa
     )
 
 
-def parse_status(raw: Any) -> tuple[models.ReleaseStatus, str]:
-    try:
-        return models.ReleaseStatus.model_validate(raw or {}), ""
-    except pydantic.ValidationError as exc:
-        return models.ReleaseStatus(), f"status unreadable: {_first_error(exc)}"
-
-
 def from_body(body: dict[str, Any]) -> ReleaseRecord:
     """The record of a Release object as the API server returned it."""
     metadata = body.get("metadata") or {}
-    status, status_error = parse_status(body.get("status"))
+    status, status_error = models.read_status(body)
     try:
         spec: models.ReleaseSpec | None = models.ReleaseSpec.model_validate(body.get("spec") or {})
         spec_error = ""
@@ -206,5 +193,5 @@ def from_body(body: dict[str, Any]) -> ReleaseRecord:
         status=status,
         spec=spec,
         spec_error=spec_error,
-        status_error=status_error,
+        status_error=f"status unreadable: {status_error}" if status_error else "",
     )

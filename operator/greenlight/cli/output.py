@@ -21,7 +21,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
 
@@ -157,9 +157,7 @@ def annotations_of(release: JsonObject) -> dict[str, str]:
 
 def spec_images(release: JsonObject) -> list[str]:
     """The images the spec asks for now (the revision being or last released)."""
-    template = (release.get("spec") or {}).get("template") or {}
-    containers = (template.get("spec") or {}).get("containers") or []
-    return [str(c.get("image")) for c in containers if isinstance(c, dict) and c.get("image")]
+    return list(naming.images_of((release.get("spec") or {}).get("template")))
 
 
 def gate_thresholds(release: JsonObject) -> dict[str, int]:

@@ -9,20 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic
-
 from greenlight import models
 from greenlight.cli import output
 from greenlight.cli.exits import CommandFailed, cluster_problem
 
 
 def status_of(release: Mapping[str, Any]) -> models.ReleaseStatus:
-    try:
-        return models.ReleaseStatus.model_validate(release.get("status") or {})
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "status"
-        raise _unreadable(release, f"status.{field}: {first['msg']}") from None
+    status, problem = models.read_status(release)
+    if problem:
+        raise _unreadable(release, problem)
+    return status
 
 
 def _unreadable(release: Mapping[str, Any], problem: str) -> CommandFailed:

@@ -54,14 +54,6 @@ class Runtime:
         return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
 
 
-def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
-    """The stored status; one that no longer parses (edited by hand) counts as empty."""
-    try:
-        return models.ReleaseStatus.model_validate(body.get("status") or {})
-    except ValueError:
-        return models.ReleaseStatus()
-
-
 async def reconcile(
     *,
     body: Mapping[str, Any],
@@ -70,7 +62,7 @@ async def reconcile(
 ) -> rollout.Decision:
     metadata = body["metadata"]
     raw_spec = dict(body.get("spec") or {})
-    status = read_status(body)
+    status, _ = models.read_status(body)  # one that does not parse counts as empty
     now = runtime.clock()
     channel_names: frozenset[str] | None = None
     if raw_spec.get("notifications"):

@@ -52,6 +52,7 @@ from greenlight.models.status import (
     PendingNotification,
     ReleaseStatus,
     Waiting,
+    read_status,
 )
 
 __all__ = [
@@ -96,4 +97,5 @@ __all__ = [
     "VerificationSpec",
     "Waiting",
     "WaitingReason",
+    "read_status",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from greenlight.models.reasons import WaitingReason
@@ -262,3 +263,14 @@ class ReleaseStatus(_StatusModel):
             "ready pods, gate passes, traffic to settle, a scale-down delay, EndpointSlices.",
         ),
     ]
+
+
+def read_status(release: Mapping[str, Any]) -> tuple[ReleaseStatus, str]:
+    """A Release's status, the one way the operator, the service and the CLI read it: with ""
+    or, when it does not parse (a newer operator's, or edited by hand), an empty status and
+    what is wrong, as `status.<field>: <problem>`."""
+    try:
+        return ReleaseStatus.model_validate(release.get("status") or {}), ""
+    except ValidationError as error:
+        first = error.errors()[0]
+        return ReleaseStatus(), ".".join(["status", *map(str, first["loc"])]) + f": {first['msg']}"

@@ -6,7 +6,7 @@ behind to keep an idle Release ticking.
 
 from __future__ import annotations
 
-from greenlight import models
+from greenlight import models, user_actions
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
@@ -95,15 +95,11 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
         )
         return
     entry = known[revision]
-    # The instant path skips the gates, so only a revision that once passed everything may
-    # take it; a warm colour of a revision that failed goes through the gates again.
-    proven = any(
-        e.revision == revision and e.outcome is Outcome.SUCCEEDED for e in draft.status["history"]
-    )
-    warm = _warm_color_of(draft, obs, revision) if proven else None
+    serving = {color: state.revision for color, state in obs.colors.items() if state.serving}
+    warm = user_actions.warm_color(draft.finish(), revision, serving)
     if draft.phase in IN_FLIGHT:
         abandon(draft, Outcome.SUPERSEDED, f"superseded by a rollback to revision {revision}")
-    if warm is not None and draft.phase not in IN_FLIGHT:
+    if warm is not None:
         _switch_to_warm(draft, spec, obs, warm, revision, entry)
     else:
         begin_release(
@@ -116,19 +112,6 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
             store=False,
             why=f"rollback to revision {revision}",
         )
-
-
-def _warm_color_of(draft: Draft, obs: Observation, revision: int) -> Color | None:
-    for color in (Color.BLUE, Color.GREEN):
-        state = obs.colors.get(color)
-        if (
-            state is not None
-            and state.revision == revision
-            and state.serving
-            and color != draft.active
-        ):
-            return color
-    return None
 
 
 def _switch_to_warm(
