@@ -89,17 +89,11 @@ class ConditionReason(enum.StrEnum):
 
 
 class WaitingReason(enum.StrEnum):
-    """What a decision waits for before the release can move on (`status.waiting.reason`)."""
+    """What a decision waits for before the release moves on (`status.waiting`; see
+    docs/operator.md)."""
 
-    # The new colour's pods are not ready yet (before its gates, or before the switch).
     PODS_READY = "PodsReady"
-    # A gate has fewer consecutive passes than it needs.
     GATE_PASSES = "GatePasses"
-    # After the switch: the active Service is not yet seen selecting the new colour, or the
-    # verification window has not ended.
     TRAFFIC_SETTLING = "TrafficSettling"
-    # A colour no longer needed stays warm until its scale-down delay has passed.
     SCALE_DOWN_DELAY = "ScaleDownDelay"
-    # The active Service's EndpointSlices still list a colour that is to be scaled down or
-    # replaced (kube-proxy has not caught up).
     ENDPOINTS = "Endpoints"

@@ -256,12 +256,7 @@ class ReleaseStatus(_StatusModel):
         Field(default_factory=list, description="Revisions, newest first."),
     ]
     waiting: Annotated[
-        Waiting | None,
-        Field(
-            default=None,
-            description="What the release waits for now (unset when it waits for nothing): "
-            "ready pods, gate passes, traffic to settle, a scale-down delay, EndpointSlices.",
-        ),
+        Waiting | None, Field(default=None, description="What the release waits for now.")
     ]
 
 

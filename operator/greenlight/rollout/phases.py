@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from greenlight import models
-from greenlight.models import Color, EventReason, GatePhase, Phase, WaitingReason
+from greenlight.models import Color, EventReason, GatePhase, GateStatus, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
@@ -76,13 +76,9 @@ def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
 
 
 def _wait_for_pods(draft: Draft, target: Color | None, state: ColorState | None, why: str) -> None:
-    ready = state.ready_replicas if state is not None and state.exists else 0
-    wait(
-        draft,
-        WaitingReason.PODS_READY,
-        f"revision {draft.current_revision}'s pods in {target} to become ready before {why} "
-        f"({ready} ready)",
-    )
+    ready = state.ready_replicas if state is not None else 0
+    what = f"revision {draft.current_revision}'s pods in {target} to become ready before {why}"
+    wait(draft, WaitingReason.PODS_READY, f"{what} ({ready} ready)")
 
 
 def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -114,18 +110,13 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
         )
 
 
-def _wait_for_passes(
-    draft: Draft, spec: models.ReleaseSpec, states: list[models.GateStatus]
-) -> None:
-    gates, _ = gating.gates_for_phase(spec, draft.phase)
-    needed = {gate.name: gate.success_threshold for gate in gates}
+def _wait_for_passes(draft: Draft, spec: models.ReleaseSpec, states: list[GateStatus]) -> None:
+    needed = {
+        gate.name: gate.success_threshold for gate in gating.gates_for_phase(spec, draft.phase)[0]
+    }
     state = next(state for state in states if state.phase is not GatePhase.PASSED)
-    wait(
-        draft,
-        WaitingReason.GATE_PASSES,
-        f"gate {state.name} has {state.successes} of {needed.get(state.name, 1)} "
-        "consecutive passes",
-    )
+    count = f"{state.successes} of {needed.get(state.name, 1)}"
+    wait(draft, WaitingReason.GATE_PASSES, f"gate {state.name} has {count} consecutive passes")
 
 
 def _fold_gates(
@@ -212,6 +203,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     # Promoted only on what was seen: the active Service, as observed this tick, selects the
     # new colour (so the switch happened and the probes went to it).
     observed = obs.active_service.selected_color == draft.active
+    window = datetime.timedelta(seconds=duration)
     if elapsed >= duration and gating.all_passed(states) and observed:
         succeed(draft, spec, obs)
         return
@@ -220,8 +212,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     elif not gating.all_passed(states):
         _wait_for_passes(draft, spec, states)
     else:
-        start = parse_time(_window_start(draft)) or draft.now
-        until = format_time(start + datetime.timedelta(seconds=duration))
+        until = format_time((parse_time(_window_start(draft)) or draft.now) + window)
         wait(
             draft,
             WaitingReason.TRAFFIC_SETTLING,
@@ -263,11 +254,8 @@ def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> b
 
 
 def _wait_for_switch(draft: Draft) -> None:
-    wait(
-        draft,
-        WaitingReason.TRAFFIC_SETTLING,
-        f"traffic to settle: the active Service is not yet seen selecting {draft.active}",
-    )
+    seen = f"the active Service is not yet seen selecting {draft.active}"
+    wait(draft, WaitingReason.TRAFFIC_SETTLING, f"traffic to settle: {seen}")
 
 
 def _window_start(draft: Draft) -> str | None:

@@ -121,10 +121,7 @@ def ignore_annotation(draft: Draft, key: str, why: str) -> None:
 
 
 def wait(draft: Draft, reason: WaitingReason, message: str) -> None:
-    """Records what this decision waits for (`status.waiting`, cleared on every decision).
-
-    The first wait of a decision is kept: the steps moving the release run before those
-    tidying up after it, and what holds the release back matters most.
-    """
+    """Records what this decision waits for; its first wait, what holds the release back, wins
+    over those of the upkeep after it."""
     if draft.status["waiting"] is None:
         draft.set(waiting=models.Waiting(reason=reason, message=f"waiting: {message}"))
