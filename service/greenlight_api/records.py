@@ -68,32 +68,16 @@ class ReleaseRecord:
             and not self.pending_actions
         )
 
-    def _thresholds(self) -> dict[str, models.GateSpec]:
-        if self.spec is None:
-            return {}
-        pre = {gate.name: gate for gate in self.spec.gates}
-        post = {
-            gate.name: gate for gate in (self.spec.verification or models.VerificationSpec()).gates
-        }
-        if self.status.phase is models.Phase.POST_VERIFICATION:
-            return {**pre, **post}
-        return {**post, **pre}
-
     def gate_progress(self) -> list[schemas.GateProgress]:
-        specs = self._thresholds()
+        after_switch = self.status.phase is models.Phase.POST_VERIFICATION
+        specs = self.spec.gates_by_name(after_switch=after_switch) if self.spec else {}
         return [
             schemas.GateProgress(
-                name=gate.name,
-                phase=gate.phase,
-                successes=gate.successes,
-                failures=gate.failures,
-                success_threshold=specs[gate.name].success_threshold
-                if gate.name in specs
-                else None,
-                failure_threshold=specs[gate.name].failure_threshold
-                if gate.name in specs
-                else None,
-                last_message=gate.last_message,
+                **gate.model_dump(
+                    include={"name", "phase", "successes", "failures", "last_message"}
+                ),
+                success_threshold=getattr(specs.get(gate.name), "success_threshold", None),
+                failure_threshold=getattr(specs.get(gate.name), "failure_threshold", None),
             )
             for gate in self.status.gates
         ]

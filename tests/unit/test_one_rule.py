@@ -115,3 +115,21 @@ def test_the_cli_and_the_operator_agree_on_a_warm_revision() -> None:
     world.step()
     assert (world.status.phase, world.status.active_color) == (Phase.SUCCEEDED, "blue")
     assert world.violations == []
+
+
+@pytest.mark.parametrize(("phase", "needed"), [("Verifying", 2), ("PostVerification", 5)])
+def test_a_gate_name_both_lists_use_counts_as_the_gate_being_run(phase: str, needed: int) -> None:
+    gate = {"name": "readyz", "http": {"path": "/readyz"}}
+    raw_spec = {
+        "template": {"spec": {"containers": [{"name": "app", "image": "app:1"}]}},
+        "gates": [{**gate, "successThreshold": 2}],
+        "verification": {"durationSeconds": 10, "gates": [{**gate, "successThreshold": 5}]},
+    }
+    raw_status = {"phase": phase, "gates": [{"name": "readyz", "phase": "Running"}]}
+    release = {**body(raw_status), "spec": raw_spec}
+    status = status_of(release)
+    assert output.gate_thresholds(release, status) == {"readyz": needed}
+    assert records.from_body(release).gate_progress()[0].success_threshold == needed
+    spec = models.ReleaseSpec.model_validate(raw_spec)
+    after = phase == "PostVerification"
+    assert spec.gates_by_name(after_switch=after)["readyz"].success_threshold == needed

@@ -160,12 +160,13 @@ def spec_images(release: JsonObject) -> list[str]:
     return list(naming.images_of((release.get("spec") or {}).get("template")))
 
 
-def gate_thresholds(release: JsonObject) -> dict[str, int]:
-    """Consecutive passes each gate needs, read leniently from the spec (pre- and post-switch)."""
+def gate_thresholds(release: JsonObject, status: models.ReleaseStatus) -> dict[str, int]:
+    """Consecutive passes each gate needs, read leniently from the spec; a name both lists use
+    is the gate of the list being run, as `ReleaseSpec.gates_by_name` says."""
     spec = release.get("spec") or {}
-    gates = list(spec.get("gates") or []) + list(
-        (spec.get("verification") or {}).get("gates") or []
-    )
+    pre = list(spec.get("gates") or [])
+    post = list((spec.get("verification") or {}).get("gates") or [])
+    gates = pre + post if status.phase is Phase.POST_VERIFICATION else post + pre
     default = models.GateSpec.model_fields["success_threshold"].default
     return {
         str(gate.get("name")): int(gate.get("successThreshold") or default)
@@ -220,7 +221,7 @@ def progress_line(release: JsonObject, status: models.ReleaseStatus) -> str:
         colour = f" ({status.preview_color})" if status.preview_color else ""
         parts.append(f"revision {status.current_revision}{colour}")
     if status.gates:
-        thresholds = gate_thresholds(release)
+        thresholds = gate_thresholds(release, status)
         parts.append("gates " + ", ".join(gate_progress(g, thresholds) for g in status.gates))
     line = " ".join(parts)
     annotations = annotations_of(release)

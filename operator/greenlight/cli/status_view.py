@@ -103,7 +103,7 @@ def _traffic(status: models.ReleaseStatus) -> str:
 def _gates_table(
     release: Mapping[str, Any], status: models.ReleaseStatus, now: datetime.datetime
 ) -> Table:
-    thresholds = output.gate_thresholds(release)
+    thresholds = output.gate_thresholds(release, status)
     rows: list[list[output.Cell]] = []
     for gate in status.gates:
         needed = thresholds.get(gate.name)

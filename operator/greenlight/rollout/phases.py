@@ -111,11 +111,9 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
 
 
 def _wait_for_passes(draft: Draft, spec: models.ReleaseSpec, states: list[GateStatus]) -> None:
-    needed = {
-        gate.name: gate.success_threshold for gate in gating.gates_for_phase(spec, draft.phase)[0]
-    }
+    needed = spec.gates_by_name(after_switch=draft.phase is Phase.POST_VERIFICATION)
     state = next(state for state in states if state.phase is not GatePhase.PASSED)
-    count = f"{state.successes} of {needed.get(state.name, 1)}"
+    count = f"{state.successes} of {needed[state.name].success_threshold}"
     wait(draft, WaitingReason.GATE_PASSES, f"gate {state.name} has {count} consecutive passes")
 
 
