@@ -48,9 +48,8 @@ def template_hash(template: dict[str, Any]) -> str:
 
 
 def images_of(template: Any) -> tuple[str, ...]:
-    """The images of a pod template's containers, in order (init containers are not shown;
-    nor is a container without an image, which validation refuses). Lenient: anything that is
-    not a pod template has none."""
+    """The images of a pod template's containers, in order: not those of init containers, nor
+    a missing one (validation refuses it); none for what is not a pod template."""
     containers = _containers(template)
     return tuple(str(c["image"]) for c in containers if isinstance(c, dict) and c.get("image"))
 

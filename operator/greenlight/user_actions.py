@@ -99,13 +99,10 @@ def plan_rollback(
 def warm_color(
     status: models.ReleaseStatus, revision: int, serving: Mapping[Color, int | None] | None = None
 ) -> Color | None:
-    """The colour in which `revision` is still warm, so a rollback to it moves traffic at once,
-    without gates: no release is in flight, the revision once succeeded (the instant path
-    skips the gates), and a colour other than the active one runs it with ready pods.
-
-    `serving` is the revision each colour with ready pods runs, as the operator observes it;
-    without it (the CLI, the API) status says: the colour kept warm for its scale-down runs
-    the revision last released into it.
+    """Where `revision` is warm, so a rollback moves traffic to it at once, without gates: no
+    release in flight, the revision once succeeded, and a colour other than the active one runs
+    it with ready pods. That is `serving` (colour: revision) as the operator observes it, or
+    else status: the colour kept warm for its scale-down runs the revision last released into it.
     """
     history = status.history  # newest first
     if status.phase in IN_FLIGHT or not any(

@@ -10,7 +10,7 @@ import pytest
 from greenlight import models, naming, user_actions
 from greenlight.cli import output
 from greenlight.cli.exits import CommandFailed
-from greenlight.cli.reading import status_of
+from greenlight.cli.output import status_of
 from greenlight.models import Color, Outcome, Phase
 from greenlight_api import records
 from tests.unit.rollout_world import World, spec_of

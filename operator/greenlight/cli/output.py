@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from greenlight import models, naming, user_actions
+from greenlight.cli.exits import cluster_problem
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
 
@@ -153,6 +154,18 @@ def generation_of(release: JsonObject) -> int:
 def annotations_of(release: JsonObject) -> dict[str, str]:
     raw = (release.get("metadata") or {}).get("annotations") or {}
     return {str(key): str(value) for key, value in raw.items()}
+
+
+def status_of(release: JsonObject) -> models.ReleaseStatus:
+    """The Release's status, read as the operator and the API read it; one this CLI cannot read
+    (a newer operator's, or edited by hand) is refused in one line, not a traceback."""
+    status, problem = models.read_status(release)
+    if problem:
+        raise cluster_problem(
+            f"release {namespace_of(release)}/{name_of(release)} has a status this greenlight "
+            f"cannot read ({problem}); upgrade the CLI to the operator's version"
+        )
+    return status
 
 
 def spec_images(release: JsonObject) -> list[str]:

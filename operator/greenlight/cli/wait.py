@@ -24,7 +24,7 @@ from greenlight import models, user_actions
 from greenlight.cli import live, output
 from greenlight.cli.exits import CommandFailed, ExitCode
 from greenlight.cli.options import Connection, cluster_options, connect, duration_option
-from greenlight.cli.reading import status_of
+from greenlight.cli.output import status_of
 from greenlight.models import Phase
 
 DEFAULT_TIMEOUT = "10m"
