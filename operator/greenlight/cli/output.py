@@ -25,6 +25,7 @@ from greenlight import models, naming, user_actions
 from greenlight.cli.exits import cluster_problem
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
+from greenlight.rollout.timestamps import parse_time
 
 JsonObject = Mapping[str, Any]
 
@@ -96,16 +97,6 @@ def print_document_stream(data: Any, output: OutputFormat | str) -> None:
 
 def now_utc() -> datetime.datetime:
     return datetime.datetime.now(tz=datetime.UTC)
-
-
-def parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
 
 
 def format_seconds(seconds: float) -> str:

@@ -3,7 +3,6 @@ webhooks, with their HMAC-SHA256 signature."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import hmac
 import json
@@ -11,6 +10,7 @@ import shlex
 from typing import Any
 
 from greenlight import models
+from greenlight.rollout.timestamps import parse_time
 
 SIGNATURE_HEADER = "X-Greenlight-Signature"
 
@@ -105,14 +105,8 @@ def signature(key: str, payload: str) -> str:
 
 
 def _duration(started: str | None, at: str | None) -> float | None:
-    if not started or not at:
-        return None
-    try:
-        begin = datetime.datetime.fromisoformat(started.replace("Z", "+00:00"))
-        end = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max((end - begin).total_seconds(), 0.0)
+    begin, end = parse_time(started), parse_time(at)
+    return None if begin is None or end is None else max((end - begin).total_seconds(), 0.0)
 
 
 def _human(seconds: float) -> str:
