@@ -111,7 +111,7 @@ def warm_color(
         return None
     if serving is None:
         kept = next((e for e in history if e.color and e.color == status.scale_down_color), None)
-        serving = {Color(kept.color): kept.revision} if kept is not None else {}
+        serving = {c: kept.revision for c in Color if kept is not None and c == kept.color}
     others = [c for c in Color if c != status.active_color]
     return next((c for c in others if serving.get(c) == revision), None)
 

@@ -133,3 +133,10 @@ def test_a_gate_name_both_lists_use_counts_as_the_gate_being_run(phase: str, nee
     spec = models.ReleaseSpec.model_validate(raw_spec)
     after = phase == "PostVerification"
     assert spec.gates_by_name(after_switch=after)["readyz"].success_threshold == needed
+
+
+def test_a_colour_status_does_not_know_is_never_warm() -> None:
+    status = models.ReleaseStatus(
+        scale_down_color="purple", history=[entry(1, "purple", Outcome.SUCCEEDED)]
+    )
+    assert user_actions.warm_color(status, 1) is None
