@@ -100,3 +100,18 @@ def test_the_reason_is_only_shown_never_acted_on() -> None:
         other = decide(world.spec, claimed, observation)
         assert plain == other
         world.step()
+
+
+def test_a_release_that_ended_waits_only_for_its_scale_down() -> None:
+    # A post-switch gate that answers every other probe never gets its three passes in a row:
+    # past the window and its grace, not passing is failing.
+    flapping = {**GATES[0], "name": "errors"}
+    world = World(
+        spec=spec_of(verification={"durationSeconds": 2, "gates": [flapping]}),
+        gate_health=lambda revision, role, gate, tick: gate != "errors" or tick % 2 == 0,
+    )
+    seen = waits_seen(world, 30)
+    assert Phase.FAILED in [phase for phase, _ in seen]
+    for phase, waiting in seen:
+        if phase not in models.IN_FLIGHT_PHASES and waiting is not None:
+            assert waiting.reason in (WaitingReason.SCALE_DOWN_DELAY, WaitingReason.ENDPOINTS)

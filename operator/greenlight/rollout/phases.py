@@ -201,21 +201,9 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     # Promoted only on what was seen: the active Service, as observed this tick, selects the
     # new colour (so the switch happened and the probes went to it).
     observed = obs.active_service.selected_color == draft.active
-    window = datetime.timedelta(seconds=duration)
     if elapsed >= duration and gating.all_passed(states) and observed:
         succeed(draft, spec, obs)
         return
-    if not observed:
-        _wait_for_switch(draft)
-    elif not gating.all_passed(states):
-        _wait_for_passes(draft, spec, states)
-    else:
-        until = format_time((parse_time(_window_start(draft)) or draft.now) + window)
-        wait(
-            draft,
-            WaitingReason.TRAFFIC_SETTLING,
-            f"traffic to settle on {draft.active} until {until}",
-        )
     # A gate that neither passes nor fails (flapping, or needing more passes than the window
     # has) must not leave traffic on an unverified revision for ever: past the window, plus
     # the time its thresholds need, plus one interval of grace, not passing is failing.
@@ -227,6 +215,18 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
             draft,
             f"post-switch gate {pending.name} did not pass within the verification window "
             f"({pending.successes} of its passes, last: {pending.last_message or 'no answer'})",
+        )
+    elif not observed:
+        _wait_for_switch(draft)
+    elif not gating.all_passed(states):
+        _wait_for_passes(draft, spec, states)
+    else:
+        window = datetime.timedelta(seconds=duration)
+        until = format_time((parse_time(_window_start(draft)) or draft.now) + window)
+        wait(
+            draft,
+            WaitingReason.TRAFFIC_SETTLING,
+            f"traffic to settle on {draft.active} until {until}",
         )
 
 
