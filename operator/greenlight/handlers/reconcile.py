@@ -324,6 +324,5 @@ def _report(
         if switch is act.Switch.BACK:
             metrics.rolled_back()
     if after.phase is not before.phase and after.phase.is_terminal and after.release_started_at:
-        started = datetime.datetime.fromisoformat(after.release_started_at.replace("Z", "+00:00"))
-        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        seconds = (datetime.datetime.now(datetime.UTC) - after.release_started_at).total_seconds()
         metrics.release_finished(str(after.phase), seconds)

@@ -43,7 +43,6 @@ from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
 from greenlight.rollout.observation import ColorState, ServiceState
-from greenlight.rollout.timestamps import parse_time
 from greenlight.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ class ClusterGateway:
                     event_type=str(event_type),
                     reason=reason,
                     message=message,
-                    now=parse_time(at) or self._clock(),
+                    now=at or self._clock(),
                     sequence=sequence,
                 )
                 events.post(kube, body)

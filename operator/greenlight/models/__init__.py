@@ -51,6 +51,8 @@ from greenlight.models.status import (
     PendingEvent,
     PendingNotification,
     ReleaseStatus,
+    format_time,
+    parse_time,
 )
 
 __all__ = [
@@ -93,4 +95,6 @@ __all__ = [
     "ServiceSpec",
     "StrategySpec",
     "VerificationSpec",
+    "format_time",
+    "parse_time",
 ]
