@@ -145,10 +145,7 @@ def _pod_template_problem(template: dict[str, Any]) -> SpecProblem | None:
 
 
 def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpec]]]:
-    lists = [("spec.gates", list(spec.gates))]
-    if spec.verification is not None:
-        lists.append(("spec.verification.gates", list(spec.verification.gates)))
-    return lists
+    return [("spec.gates", spec.gates), ("spec.verification.gates", spec.verifying.gates)]
 
 
 def _first_container_port(template: dict[str, Any]) -> int | None:

@@ -99,14 +99,13 @@ async def reconcile(
         retired_services=retired,
     )
     probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
-    template = raw_spec.get("template") or {}
     annotations = metadata.get("annotations") or {}
     observation = Observation(
         now=now,
         release=target.name,
         generation=int(metadata.get("generation") or 0),
-        template_hash=naming.template_hash(template),
-        images=naming.images_of(template),
+        template_hash=target.template_hash,
+        images=naming.images_of(target.template),
         colors=view.colors,
         active_service=view.active_service,
         preview_service=view.preview_service,
@@ -121,35 +120,29 @@ async def reconcile(
         subscriptions=validation.known_subscriptions(raw_spec, channel_names),
     )
     decision = rollout.decide(spec, status, observation)
-
     if decision.status != status:
         await _write_status(runtime, target, decision.status)
     # The status known to be stored: its pending Events are the ones to post.
     written = decision.status
-    changes = [a for a in decision.actions if not isinstance(a, act.PostEvent)]
     try:
-        for action in changes:
-            await runtime.blocking(runtime.gateway.apply, target, action)
-    except (kube_errors.TemplateRejected, kube_errors.ForeignObject) as refused_by_cluster:
-        # Invalid in a way the schema could not see: the release fails as an invalid spec,
-        # naming the field (and the object), instead of waiting for its progress deadline.
-        problem = _problem_of(refused_by_cluster, target)
-        # Decided again from the status just written: this tick's probe results and
-        # annotations were already taken into account there.
-        again = dataclasses.replace(
-            observation,
-            spec_problem=problem,
-            probe_results=(),
-            annotations=user_actions.ActionRequests(),
-            recheck=None,
-        )
-        refused = rollout.decide(spec, decision.status, again)
-        await _write_status(runtime, target, refused.status)
-        written = refused.status
-        for follow_up in refused.actions:
-            if not isinstance(follow_up, act.PostEvent):
-                await runtime.blocking(runtime.gateway.apply, target, follow_up)
-        decision = refused
+        refused = await _act(runtime, target, decision.actions)
+        if refused is not None:
+            # Invalid in a way the schema could not see: an observation for the next decision,
+            # which fails the release as an invalid spec naming the field (and the object)
+            # instead of waiting for its progress deadline. It decides from the status just
+            # written, where this tick's probe results and annotations are already counted.
+            observation = dataclasses.replace(
+                observation,
+                spec_problem=_problem_of(refused, target),
+                probe_results=(),
+                annotations=user_actions.ActionRequests(),
+                recheck=None,
+            )
+            decision = rollout.decide(spec, decision.status, observation)
+            await _write_status(runtime, target, decision.status)
+            written = decision.status
+            if (refused_again := await _act(runtime, target, decision.actions)) is not None:
+                raise refused_again
     finally:
         # Invariant 7: the Events status records are posted even when an action failed (the
         # next tick re-derives the action, not the transition); what cannot be posted now
@@ -157,6 +150,21 @@ async def reconcile(
         await _post_events(written, target, runtime, logger)
         _report(status, decision, target, logger)
     return decision
+
+
+async def _act(
+    runtime: Runtime, target: ReleaseTarget, actions: tuple[act.Action, ...]
+) -> kube_errors.TemplateRejected | kube_errors.ForeignObject | None:
+    """Performs the changes in order (Events are posted from status); the API server refusing
+    what the Release itself asks for stops them, and is returned."""
+    for action in actions:
+        if isinstance(action, act.PostEvent):
+            continue
+        try:
+            await runtime.blocking(runtime.gateway.apply, target, action)
+        except (kube_errors.TemplateRejected, kube_errors.ForeignObject) as refused:
+            return refused
+    return None
 
 
 async def _write_status(

@@ -26,7 +26,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from greenlight import models, naming
+from greenlight import models
 from greenlight.kube import (
     deployments,
     endpointslices,
@@ -106,7 +106,7 @@ class ClusterGateway:
         kube = self._kube
         match action:
             case act.StoreRevision(revision=revision, template_hash=wanted):
-                actual = naming.template_hash(target.template)
+                actual = target.template_hash
                 if actual != wanted:
                     raise TemplateMismatch(
                         f"revision {revision} should hold template {wanted}, "

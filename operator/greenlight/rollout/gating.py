@@ -28,8 +28,8 @@ def gates_for_phase(spec: models.ReleaseSpec, phase: Phase) -> tuple[list[GateSp
     """The gates that run in `phase`, and the spec field they are declared under."""
     if phase is Phase.VERIFYING:
         return list(spec.gates), "spec.gates"
-    if phase is Phase.POST_VERIFICATION and spec.verification is not None:
-        return list(spec.verification.gates), "spec.verification.gates"
+    if phase is Phase.POST_VERIFICATION:
+        return list(spec.verifying.gates), "spec.verification.gates"
     return [], ""
 
 

@@ -140,25 +140,22 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
         act.Switch.FORWARD,
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
-    verification = spec.verification
     # Always through PostVerification, even with no verification: status says Succeeded only
     # once a tick has observed the active Service selecting the new colour.
-    gates = list(verification.gates) if verification is not None else []
-    draft.status.gates = gating.fresh_gate_statuses(gates)
+    draft.status.gates = gating.fresh_gate_statuses(spec.verifying.gates)
     draft.enter(
         Phase.POST_VERIFICATION,
         f"traffic is on revision {draft.current_revision}; "
         + (
-            f"verifying for {verification.duration_seconds}s"
-            if verification is not None
+            f"verifying for {spec.verifying.duration_seconds}s"
+            if spec.verification is not None
             else "waiting to see the active Service select it"
         ),
     )
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
-    verification = spec.verification
-    gates = list(verification.gates) if verification else []
+    gates = spec.verifying.gates
     if not draft.status.verification_started_at and not _window_opens(draft, spec, obs):
         return
     late = _unwatched_gate(draft, gates)
@@ -178,7 +175,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     if failed is not None:
         fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
         return
-    duration = verification.duration_seconds if verification else 0
+    duration = spec.verifying.duration_seconds
     elapsed = _seconds_since(draft.status.verification_started_at, draft.now) or 0.0
     # Promoted only on what was seen: the active Service, as observed this tick, selects the
     # new colour (so the switch happened and the probes went to it).
