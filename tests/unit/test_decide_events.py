@@ -139,3 +139,17 @@ def test_a_status_from_before_pending_events_reads_as_none_pending() -> None:
     stored = models.ReleaseStatus.model_validate({"phase": "Succeeded"})
     assert stored.pending_events == [] and stored.event_sequence == 0
     assert not needs_attention(generation=0, status=stored, annotations={})
+
+
+def test_an_absent_verification_is_an_empty_one_and_the_message_says_what_it_waits_for() -> None:
+    assert spec_of().verifying == models.VerificationSpec(duration_seconds=0, gates=[])
+    assert spec_of(verification=VERIFY).verifying.duration_seconds == 3
+    messages = {}
+    for name, fields in (("none", {}), ("verify", {"verification": VERIFY})):
+        world = World(spec=spec_of(gates=GATES, strategy=FAST, **fields))
+        world.run_until_phase(Phase.POST_VERIFICATION)
+        messages[name] = world.status.message
+        assert [gate.name for gate in world.status.gates] == (["smoke"] if fields else [])
+        world.run_until_phase(Phase.SUCCEEDED)
+    assert messages["none"].endswith("waiting to see the active Service select it")
+    assert messages["verify"].endswith("verifying for 3s")

@@ -51,7 +51,6 @@ from greenlight.models.status import (
     PendingEvent,
     PendingNotification,
     ReleaseStatus,
-    format_time,
     parse_time,
 )
 
@@ -95,6 +94,5 @@ __all__ = [
     "ServiceSpec",
     "StrategySpec",
     "VerificationSpec",
-    "format_time",
     "parse_time",
 ]

@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from greenlight.models.resource import GatePhase, Outcome, Phase
 
 
-def format_time(moment: datetime.datetime) -> str:
+def _format_time(moment: datetime.datetime) -> str:
     """RFC 3339 in UTC with a `Z`, as status stores every time."""
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
@@ -40,7 +40,7 @@ def parse_time(value: Any) -> datetime.datetime | None:
 Timestamp = Annotated[
     datetime.datetime | None,
     BeforeValidator(parse_time),
-    PlainSerializer(lambda t: None if t is None else format_time(t)),
+    PlainSerializer(lambda t: None if t is None else _format_time(t)),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
 ]
 
