@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from greenlight import metrics, models, naming, user_actions, validation
 from greenlight.gates import base as gate_base
-from greenlight.gates import factory as gate_factory
 from greenlight.kube import errors as kube_errors
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
@@ -83,7 +82,8 @@ async def reconcile(
         )
     except Exception as error:  # a shape no check foresaw must not crash-loop the Release
         checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
-    spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
+    valid = checked if isinstance(checked, validation.ValidSpec) else None
+    spec = valid.spec if valid else None
     problem = checked if isinstance(checked, SpecProblem) else None
     target = _target(metadata, raw_spec, checked)
 
@@ -98,7 +98,7 @@ async def reconcile(
         want_endpoints=rollout.wants_endpoints(status, now),
         retired_services=retired,
     )
-    probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
+    probes = await _probe_due_gates(valid, status, target, runtime, now) if valid else ()
     annotations = metadata.get("annotations") or {}
     observation = Observation(
         now=now,
@@ -128,9 +128,8 @@ async def reconcile(
         refused = await _act(runtime, target, decision.actions)
         if refused is not None:
             # Invalid in a way the schema could not see: an observation for the next decision,
-            # which fails the release as an invalid spec naming the field (and the object)
-            # instead of waiting for its progress deadline. It decides from the status just
-            # written, where this tick's probe results and annotations are already counted.
+            # which fails the release as an invalid spec naming the field (and the object). It
+            # starts from the status just written, which counted this tick's probes and notes.
             observation = dataclasses.replace(
                 observation,
                 spec_problem=_problem_of(refused, target),
@@ -155,8 +154,8 @@ async def reconcile(
 async def _act(
     runtime: Runtime, target: ReleaseTarget, actions: tuple[act.Action, ...]
 ) -> kube_errors.TemplateRejected | kube_errors.ForeignObject | None:
-    """Performs the changes in order (Events are posted from status); the API server refusing
-    what the Release itself asks for stops them, and is returned."""
+    """Performs the changes in order; the API server refusing the Release's own content stops
+    them and is returned. (Events are posted from status.)"""
     for action in actions:
         if isinstance(action, act.PostEvent):
             continue
@@ -284,21 +283,23 @@ def _lenient_spec(raw_spec: dict[str, Any]) -> models.ReleaseSpec:
 
 
 async def _probe_due_gates(
-    spec: models.ReleaseSpec,
+    valid: validation.ValidSpec,
     status: models.ReleaseStatus,
     target: ReleaseTarget,
     runtime: Runtime,
     now: datetime.datetime,
 ) -> tuple[ProbeResult, ...]:
-    due = gating.due_probes(spec, status, now)
+    due = gating.due_probes(valid.spec, status, now)
     if not due:
         return ()
-    results = await asyncio.gather(*(_probe(item, target, runtime) for item in due))
+    gates = valid.gates(runtime.transport)  # built once for the tick, from the validated spec
+    results = await asyncio.gather(*(_probe(gates[i.field], i, target, runtime) for i in due))
     return tuple(results)
 
 
-async def _probe(item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime) -> ProbeResult:
-    gate = gate_factory.build_gate(item.gate, item.field, runtime.transport)
+async def _probe(
+    gate: gate_base.Gate, item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime
+) -> ProbeResult:
     service = (
         target.preview_service if item.role is act.ServiceRole.PREVIEW else (target.active_service)
     )

@@ -5,15 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any
 
-from pydantic import (
-    AliasGenerator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    WithJsonSchema,
-)
+import pydantic
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from greenlight.models.resource import GatePhase, Outcome, Phase
@@ -39,9 +32,9 @@ def parse_time(value: Any) -> datetime.datetime | None:
 # A timezone-aware moment, parsed and formatted here only; a string in the CRD and the API.
 Timestamp = Annotated[
     datetime.datetime | None,
-    BeforeValidator(parse_time),
-    PlainSerializer(lambda t: None if t is None else _format_time(t)),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+    pydantic.BeforeValidator(parse_time),
+    pydantic.PlainSerializer(lambda t: None if t is None else _format_time(t)),
+    pydantic.WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
 ]
 
 

@@ -26,7 +26,7 @@ MAX_PENDING = 32
 
 def record(draft: Draft) -> None:
     """Numbers the Events this decision collected and records them in status as pending."""
-    sequence = int(draft.status.event_sequence)
+    sequence = draft.status.event_sequence
     pending: list[models.PendingEvent] = list(draft.status.pending_events)
     numbered: list[act.Action] = []
     for action in draft.actions:

@@ -73,7 +73,7 @@ def record(
                     transition=str(transition),
                     revision=revision,
                     phase=str(draft.phase),
-                    reason=str(draft.status.message),
+                    reason=draft.status.message,
                     images=_images(draft, revision),
                     gate=gate,
                     gate_result=gate_result,
