@@ -80,9 +80,7 @@ class ReleaseRecord:
         if self.spec is None:
             return {}
         pre = {gate.name: gate for gate in self.spec.gates}
-        post = {
-            gate.name: gate for gate in (self.spec.verification or models.VerificationSpec()).gates
-        }
+        post = {gate.name: gate for gate in self.spec.verifying.gates}
         if self.status.phase is models.Phase.POST_VERIFICATION:
             return {**pre, **post}
         return {**post, **pre}

@@ -97,16 +97,6 @@ def now_utc() -> datetime.datetime:
     return datetime.datetime.now(tz=datetime.UTC)
 
 
-def parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def format_seconds(seconds: float) -> str:
     """A short span as kubectl shows ages: 45s, 3m12s, 2h5m, 4d."""
     seconds = max(0, int(seconds))
@@ -121,13 +111,12 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 86400}d"
 
 
-def age(timestamp: str | None, now: datetime.datetime) -> str:
-    moment = parse_time(timestamp)
+def age(timestamp: str | datetime.datetime | None, now: datetime.datetime) -> str:
+    moment = models.parse_time(timestamp)
     return format_seconds((now - moment).total_seconds()) if moment else "-"
 
 
-def duration(start: str | None, end: str | None) -> str:
-    begun, ended = parse_time(start), parse_time(end)
+def duration(begun: datetime.datetime | None, ended: datetime.datetime | None) -> str:
     if begun is None or ended is None:
         return "-"
     return format_seconds((ended - begun).total_seconds())

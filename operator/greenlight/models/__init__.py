@@ -51,6 +51,7 @@ from greenlight.models.status import (
     PendingEvent,
     PendingNotification,
     ReleaseStatus,
+    parse_time,
 )
 
 __all__ = [
@@ -93,4 +94,5 @@ __all__ = [
     "ServiceSpec",
     "StrategySpec",
     "VerificationSpec",
+    "parse_time",
 ]

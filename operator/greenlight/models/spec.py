@@ -361,3 +361,8 @@ class ReleaseSpec(_Model):
     ]
 
     _unique = field_validator("gates")(unique_gate_names)
+
+    @property
+    def verifying(self) -> VerificationSpec:
+        """The post-switch verification; an empty one (no window, no gates) when absent."""
+        return self.verification or VerificationSpec(duration_seconds=0)
