@@ -79,9 +79,9 @@ def test_the_previous_colour_waits_for_its_scale_down_delay_then_for_endpoints()
     world.run_until_phase(Phase.SUCCEEDED)
     assert world.status.waiting is not None
     assert world.status.waiting.reason is WaitingReason.SCALE_DOWN_DELAY
-    assert world.status.waiting.message == (
-        f"waiting: blue stays warm until {world.status.scale_down_after}"
-    )
+    assert world.status.scale_down_after is not None
+    until = models.format_time(world.status.scale_down_after)
+    assert world.status.waiting.message == f"waiting: blue stays warm until {until}"
     seen = waits_seen(world, 3)
     assert "waiting: EndpointSlices still list blue" in messages(seen, WaitingReason.ENDPOINTS)
     world.run(20, until=lambda w: not w.status.scale_down_color)

@@ -25,7 +25,6 @@ from greenlight import models, naming, user_actions
 from greenlight.cli.exits import cluster_problem
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
-from greenlight.rollout.timestamps import parse_time
 
 JsonObject = Mapping[str, Any]
 
@@ -113,13 +112,12 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 86400}d"
 
 
-def age(timestamp: str | None, now: datetime.datetime) -> str:
-    moment = parse_time(timestamp)
+def age(timestamp: str | datetime.datetime | None, now: datetime.datetime) -> str:
+    moment = models.parse_time(timestamp)
     return format_seconds((now - moment).total_seconds()) if moment else "-"
 
 
-def duration(start: str | None, end: str | None) -> str:
-    begun, ended = parse_time(start), parse_time(end)
+def duration(begun: datetime.datetime | None, ended: datetime.datetime | None) -> str:
     if begun is None or ended is None:
         return "-"
     return format_seconds((ended - begun).total_seconds())

@@ -52,6 +52,8 @@ from greenlight.models.status import (
     PendingNotification,
     ReleaseStatus,
     Waiting,
+    format_time,
+    parse_time,
     read_status,
 )
 
@@ -97,5 +99,7 @@ __all__ = [
     "VerificationSpec",
     "Waiting",
     "WaitingReason",
+    "format_time",
+    "parse_time",
     "read_status",
 ]

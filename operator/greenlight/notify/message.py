@@ -3,6 +3,7 @@ webhooks, with their HMAC-SHA256 signature."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -10,7 +11,6 @@ import shlex
 from typing import Any
 
 from greenlight import models
-from greenlight.rollout.timestamps import parse_time
 
 SIGNATURE_HEADER = "X-Greenlight-Signature"
 
@@ -37,6 +37,8 @@ def facts(
         if notification.gate
         else None
     )
+    # The times as status stores them (RFC 3339).
+    times = notification.model_dump(mode="json", include={"started_at", "time"})
     return {
         "id": f"{namespace}/{release}/{notification.key}",
         "release": release,
@@ -47,8 +49,8 @@ def facts(
         "phase": notification.phase,
         "reason": notification.reason,
         "gate": gate,
-        "startedAt": notification.started_at,
-        "at": notification.time,
+        "startedAt": times["started_at"],
+        "at": times["time"],
         "durationSeconds": _duration(notification.started_at, notification.time),
         "commands": commands(notification.transition, namespace=namespace, release=release),
         "dashboard": dashboard_url or None,
@@ -104,9 +106,10 @@ def signature(key: str, payload: str) -> str:
     return f"sha256={digest}"
 
 
-def _duration(started: str | None, at: str | None) -> float | None:
-    begin, end = parse_time(started), parse_time(at)
-    return None if begin is None or end is None else max((end - begin).total_seconds(), 0.0)
+def _duration(started: datetime.datetime | None, at: datetime.datetime | None) -> float | None:
+    if started is None or at is None:
+        return None
+    return max((at - started).total_seconds(), 0.0)
 
 
 def _human(seconds: float) -> str:

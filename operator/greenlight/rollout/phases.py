@@ -10,7 +10,6 @@ from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import ColorState, Observation
-from greenlight.rollout.timestamps import format_time, parse_time, seconds_since
 from greenlight.rollout.transitions import fail_release, succeed, wait
 
 
@@ -45,7 +44,7 @@ def _promote_used(draft: Draft) -> None:
 
 
 def _deadline_passed(draft: Draft, spec: models.ReleaseSpec) -> bool:
-    elapsed = seconds_since(draft.status["release_started_at"], draft.now)
+    elapsed = _seconds_since(draft.status.release_started_at, draft.now)
     return elapsed is not None and elapsed > spec.strategy.progress_deadline_seconds
 
 
@@ -59,7 +58,7 @@ def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
         and state.serving
     ):
         gates, _ = gating.gates_for_phase(spec, Phase.VERIFYING)
-        draft.set(gates=gating.fresh_gate_statuses(gates))
+        draft.status.gates = gating.fresh_gate_statuses(gates)
         draft.enter(
             Phase.VERIFYING,
             f"revision {draft.current_revision} is ready in "
@@ -121,7 +120,7 @@ def _fold_gates(
     draft: Draft, spec: models.ReleaseSpec, obs: Observation
 ) -> list[models.GateStatus]:
     """Applies this tick's probe results and posts an Event for each gate that passed or failed."""
-    before = {state.name: state.phase for state in draft.status["gates"]}
+    before = {state.name: state.phase for state in draft.status.gates}
     # A probe goes through a Service; it tells about our colour only if that Service selects
     # it (a failed or lagging selector patch would credit another colour's health).
     if draft.phase is Phase.VERIFYING:
@@ -129,7 +128,7 @@ def _fold_gates(
     else:
         aimed = obs.active_service.selected_color == draft.active
     results = obs.probe_results if aimed else ()
-    states = gating.fold_results(spec, draft.phase, draft.status["gates"], results)
+    states = gating.fold_results(spec, draft.phase, draft.status.gates, results)
     for state in states:
         if state.phase is not before.get(state.name) and state.phase in (
             GatePhase.PASSED,
@@ -141,7 +140,7 @@ def _fold_gates(
                 f"gate {state.name}: {state.last_message}",
                 warning=failed,
             )
-    draft.set(gates=states)
+    draft.status.gates = states
     return states
 
 
@@ -154,37 +153,36 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
         return
     # The verification window starts when a tick sees the active Service select `target`
     # (`_post_verify`): until then no request of real traffic reached it.
-    draft.set(active_color=target, switched_at=draft.now_text, verification_started_at=None)
+    draft.status.active_color, draft.status.switched_at = target, draft.now
+    draft.status.verification_started_at = None
     draft.switched(
         act.Switch.FORWARD,
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
-    verification = spec.verification
     # Always through PostVerification, even with no verification: status says Succeeded only
     # once a tick has observed the active Service selecting the new colour.
-    gates = list(verification.gates) if verification is not None else []
-    draft.set(gates=gating.fresh_gate_statuses(gates))
+    draft.status.gates = gating.fresh_gate_statuses(spec.verifying.gates)
     draft.enter(
         Phase.POST_VERIFICATION,
         f"traffic is on revision {draft.current_revision}; "
         + (
-            f"verifying for {verification.duration_seconds}s"
-            if verification is not None
+            f"verifying for {spec.verifying.duration_seconds}s"
+            if spec.verification is not None
             else "waiting to see the active Service select it"
         ),
     )
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
-    verification = spec.verification
-    gates = list(verification.gates) if verification else []
-    if not draft.status["verification_started_at"] and not _window_opens(draft, spec, obs):
+    gates = spec.verifying.gates
+    if not draft.status.verification_started_at and not _window_opens(draft, spec, obs):
         return
     late = _unwatched_gate(draft, gates)
     if late is not None:
         # Time nobody probed (the operator was stopped, or its probes could not reach the
         # revision) verified nothing: the window starts again, and so do the gates' counts.
-        draft.set(verification_started_at=draft.now_text, gates=gating.fresh_gate_statuses(gates))
+        draft.status.verification_started_at = draft.now
+        draft.status.gates = gating.fresh_gate_statuses(gates)
         draft.event(
             EventReason.VERIFICATION_RESTARTED,
             f"post-switch gate {late} went unprobed for longer than its interval allows; "
@@ -196,8 +194,8 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     if failed is not None:
         fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
         return
-    duration = verification.duration_seconds if verification else 0
-    elapsed = seconds_since(_window_start(draft), draft.now) or 0.0
+    duration = spec.verifying.duration_seconds
+    elapsed = _seconds_since(draft.status.verification_started_at, draft.now) or 0.0
     # Promoted only on what was seen: the active Service, as observed this tick, selects the
     # new colour (so the switch happened and the probes went to it).
     observed = obs.active_service.selected_color == draft.active
@@ -222,7 +220,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
         _wait_for_passes(draft, spec, states)
     else:
         window = datetime.timedelta(seconds=duration)
-        until = format_time((parse_time(_window_start(draft)) or draft.now) + window)
+        until = models.format_time((draft.status.verification_started_at or draft.now) + window)
         wait(
             draft,
             WaitingReason.TRAFFIC_SETTLING,
@@ -236,9 +234,9 @@ def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> b
     seconds later, after a restart or an outage). A switch not seen within the progress
     deadline fails the release: traffic never sits on a colour nobody could verify."""
     if obs.active_service.selected_color == draft.active:
-        draft.set(verification_started_at=draft.now_text)
+        draft.status.verification_started_at = draft.now
         return True
-    waited = seconds_since(draft.status["switched_at"], draft.now)
+    waited = _seconds_since(draft.status.switched_at, draft.now)
     deadline = spec.strategy.progress_deadline_seconds
     if waited is not None and waited > deadline:
         fail_release(
@@ -256,19 +254,18 @@ def _wait_for_switch(draft: Draft) -> None:
     wait(draft, WaitingReason.TRAFFIC_SETTLING, f"traffic to settle: {seen}")
 
 
-def _window_start(draft: Draft) -> str | None:
-    started: str | None = draft.status["verification_started_at"]
-    return started
+def _seconds_since(moment: datetime.datetime | None, now: datetime.datetime) -> float | None:
+    return None if moment is None else (now - moment).total_seconds()
 
 
 def _unwatched_gate(draft: Draft, gates: list[models.GateSpec]) -> str | None:
     """The first post-switch gate not probed within its allowed gap (the window's start
     counting as its first probe), if any."""
-    start = parse_time(_window_start(draft))
-    known = {state.name: state for state in draft.status["gates"]}
+    start = draft.status.verification_started_at
+    known = {state.name: state for state in draft.status.gates}
     for gate in gates:
         state = known.get(gate.name)
-        last = parse_time(state.last_probe_time) if state is not None else None
+        last = state.last_probe_time if state is not None else None
         last = last or start
         if last is None:
             continue

@@ -45,7 +45,7 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     if notes.rollback_to is not None:
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ROLLBACK_TO))
         _roll_back_to(draft, spec, obs, notes.rollback_to)
-    new_template = obs.template_hash != draft.status["observed_template_hash"]
+    new_template = obs.template_hash != draft.status.observed_template_hash
     if (
         notes.promote
         and notes.promote_revision is not None
@@ -74,7 +74,7 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
 
 def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revision: int) -> None:
     raw = str(revision)
-    known = {entry.revision: entry for entry in reversed(draft.status["history"])}
+    known = {entry.revision: entry for entry in reversed(draft.status.history)}
     if revision not in known or revision not in obs.stored_revisions:
         draft.event(
             EventReason.ROLLBACK_REFUSED,
@@ -129,26 +129,22 @@ def _switch_to_warm(
     draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color, target_port=port))
     draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color, target_port=port))
     draft.switched(act.Switch.FORWARD, f"active Service now selects {color} (revision {revision})")
-    draft.set(current_revision=revision, current_template_hash=entry.template_hash)
+    draft.status.current_revision = revision
+    draft.status.current_template_hash = entry.template_hash
     draft.record_history(
         models.HistoryEntry(
             revision=revision,
             images=list(entry.images),
             color=color,
             outcome=Outcome.SUCCEEDED,
-            started_at=draft.now_text,
-            finished_at=draft.now_text,
+            started_at=draft.now,
+            finished_at=draft.now,
             reason=reason,
         ),
         spec.revision_history_limit,
     )
-    draft.set(
-        active_color=color,
-        preview_color=color,
-        stable_color=color,
-        stable_revision=revision,
-        switched_at=draft.now_text,
-        gates=[],
-    )
+    draft.status.active_color = draft.status.preview_color = draft.status.stable_color = color
+    draft.status.stable_revision, draft.status.switched_at = revision, draft.now
+    draft.status.gates = []
     schedule_scale_down(draft, previous, delay=spec.strategy.scale_down_delay_seconds)
     draft.enter(Phase.SUCCEEDED, reason)
