@@ -47,13 +47,28 @@ def template_hash(template: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-def images_of(template: dict[str, Any]) -> tuple[str, ...]:
-    """The images of the template's containers, in order (init containers are not shown)."""
-    pod = template.get("spec")
+def images_of(template: Any) -> tuple[str, ...]:
+    """The images of a pod template's containers, in order: not those of init containers, nor
+    a missing one (validation refuses it); none for what is not a pod template."""
+    containers = _containers(template)
+    return tuple(str(c["image"]) for c in containers if isinstance(c, dict) and c.get("image"))
+
+
+def first_container_port(template: Any) -> int | None:
+    """The first container's first port: where a Service sends traffic to this template's pods
+    when `spec.service.targetPort` does not say."""
+    containers = _containers(template)
+    first = containers[0] if containers and isinstance(containers[0], dict) else {}
+    ports = first.get("ports")
+    port = ports[0] if isinstance(ports, list) and ports else None
+    value = port.get("containerPort") if isinstance(port, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _containers(template: Any) -> list[Any]:
+    pod = template.get("spec") if isinstance(template, dict) else None
     containers = pod.get("containers") if isinstance(pod, dict) else None
-    if not isinstance(containers, list):
-        return ()
-    return tuple(str(c.get("image", "")) for c in containers if isinstance(c, dict))
+    return containers if isinstance(containers, list) else []
 
 
 def pod_color(release: str, pod_name: str) -> Color | None:

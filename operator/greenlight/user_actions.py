@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from greenlight import models
-from greenlight.models import Phase
+from greenlight.models import Color, Phase
 
 IN_FLIGHT = models.IN_FLIGHT_PHASES
 
@@ -86,11 +86,7 @@ def plan_rollback(
         )
     if revision == status.stable_revision and status.phase not in IN_FLIGHT:
         raise ActionRefused(f"revision {revision} of {name} is already the stable revision")
-    warm = (
-        known[revision].color
-        and known[revision].color == status.scale_down_color
-        and status.phase not in IN_FLIGHT
-    )
+    warm = warm_color(status, revision) is not None
     how = "at once, its colour is still warm" if warm else "through the gates again"
     images = ", ".join(known[revision].images)
     what = f"revision {revision} ({images})" if images else f"revision {revision}"
@@ -98,6 +94,26 @@ def plan_rollback(
         annotations={models.ANNOTATION_ROLLBACK_TO: str(revision)},
         description=f"{name} releases {what} {how}",
     )
+
+
+def warm_color(
+    status: models.ReleaseStatus, revision: int, serving: Mapping[Color, int | None] | None = None
+) -> Color | None:
+    """Where `revision` is warm, so a rollback moves traffic to it at once, without gates: no
+    release in flight, the revision once succeeded, and a colour other than the active one runs
+    it with ready pods. That is `serving` (colour: revision) as the operator observes it, or
+    else status: the colour kept warm for its scale-down runs the revision last released into it.
+    """
+    history = status.history  # newest first
+    if status.phase in IN_FLIGHT or not any(
+        e.revision == revision and e.outcome is models.Outcome.SUCCEEDED for e in history
+    ):
+        return None
+    if serving is None:
+        kept = next((e for e in history if e.color and e.color == status.scale_down_color), None)
+        serving = {c: kept.revision for c in Color if kept is not None and c == kept.color}
+    others = [c for c in Color if c != status.active_color]
+    return next((c for c in others if serving.get(c) == revision), None)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

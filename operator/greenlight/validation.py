@@ -15,8 +15,9 @@ from typing import Any
 
 import pydantic
 
-from greenlight import models
+from greenlight import models, naming
 from greenlight.gates import factory
+from greenlight.gates.base import Gate, Transport
 from greenlight.rollout.observation import SpecProblem
 
 
@@ -24,6 +25,13 @@ from greenlight.rollout.observation import SpecProblem
 class ValidSpec:
     spec: models.ReleaseSpec
     target_port: int | str
+
+    def gates(self, transport: Transport) -> dict[str, Gate]:
+        """Every gate of the spec, built, by the field that declares it: `spec.gates[0]`."""
+        return {
+            where: factory.build_gate(gate, where, transport)
+            for where, gate in _declared_gates(self.spec)
+        }
 
 
 def validate_spec(
@@ -51,11 +59,10 @@ def validate_spec(
         first = error.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         return SpecProblem(field=_field_path(first["loc"]), message=_lower(message))
-    for field, gates in _gate_lists(spec):
-        for index, gate in enumerate(gates):
-            problem = factory.check_gate(gate, f"{field}[{index}]")
-            if problem is not None:
-                return SpecProblem(field=problem.field, message=problem.message)
+    for where, gate in _declared_gates(spec):
+        problem = factory.check_gate(gate, where)
+        if problem is not None:
+            return SpecProblem(field=problem.field, message=problem.message)
     channel_problem = _channel_problem(spec, channels)
     if channel_problem is not None:
         return channel_problem
@@ -67,7 +74,7 @@ def validate_spec(
             field="spec.replicas",
             message="is 0: a Release needs at least one pod to receive traffic",
         )
-    target_port = spec.service.target_port or _first_container_port(spec.template)
+    target_port = spec.service.target_port or naming.first_container_port(spec.template)
     if target_port is None:
         return SpecProblem(
             field="spec.service.targetPort",
@@ -144,23 +151,9 @@ def _pod_template_problem(template: dict[str, Any]) -> SpecProblem | None:
     return None
 
 
-def _gate_lists(spec: models.ReleaseSpec) -> list[tuple[str, list[models.GateSpec]]]:
-    lists = [("spec.gates", list(spec.gates))]
-    if spec.verification is not None:
-        lists.append(("spec.verification.gates", list(spec.verification.gates)))
-    return lists
-
-
-def _first_container_port(template: dict[str, Any]) -> int | None:
-    pod = template.get("spec")
-    containers = pod.get("containers") if isinstance(pod, dict) else None
-    if not isinstance(containers, list) or not containers or not isinstance(containers[0], dict):
-        return None
-    ports = containers[0].get("ports")
-    if not isinstance(ports, list) or not ports or not isinstance(ports[0], dict):
-        return None
-    port = ports[0].get("containerPort")
-    return port if isinstance(port, int) and not isinstance(port, bool) else None
+def _declared_gates(spec: models.ReleaseSpec) -> list[tuple[str, models.GateSpec]]:
+    lists = (("spec.gates", spec.gates), ("spec.verification.gates", spec.verifying.gates))
+    return [(f"{field}[{i}]", gate) for field, gates in lists for i, gate in enumerate(gates)]
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

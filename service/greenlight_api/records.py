@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
 from greenlight_api import schemas
 
 Key = tuple[str, str]  # (namespace, name)
@@ -30,14 +30,6 @@ def _first_error(exc: pydantic.ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "(root)"
     return f"{where}: {error['msg']}"
-
-
-def _images(template: Any) -> list[str]:
-    try:
-        containers = template["spec"]["containers"]
-        return [str(c.get("image", "")) for c in containers if isinstance(c, dict)]
-    except (KeyError, TypeError):
-        return []
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
@@ -76,32 +68,16 @@ class ReleaseRecord:
             and not self.pending_actions
         )
 
-    def _thresholds(self) -> dict[str, models.GateSpec]:
-        if self.spec is None:
-            return {}
-        pre = {gate.name: gate for gate in self.spec.gates}
-        post = {
-            gate.name: gate for gate in (self.spec.verification or models.VerificationSpec()).gates
-        }
-        if self.status.phase is models.Phase.POST_VERIFICATION:
-            return {**pre, **post}
-        return {**post, **pre}
-
     def gate_progress(self) -> list[schemas.GateProgress]:
-        specs = self._thresholds()
+        after_switch = self.status.phase is models.Phase.POST_VERIFICATION
+        specs = self.spec.gates_by_name(after_switch=after_switch) if self.spec else {}
         return [
             schemas.GateProgress(
-                name=gate.name,
-                phase=gate.phase,
-                successes=gate.successes,
-                failures=gate.failures,
-                success_threshold=specs[gate.name].success_threshold
-                if gate.name in specs
-                else None,
-                failure_threshold=specs[gate.name].failure_threshold
-                if gate.name in specs
-                else None,
-                last_message=gate.last_message,
+                **gate.model_dump(
+                    include={"name", "phase", "successes", "failures", "last_message"}
+                ),
+                success_threshold=getattr(specs.get(gate.name), "success_threshold", None),
+                failure_threshold=getattr(specs.get(gate.name), "failure_threshold", None),
             )
             for gate in self.status.gates
         ]
@@ -124,7 +100,9 @@ class ReleaseRecord:
             preview_color=status.preview_color,
             stable_revision=status.stable_revision,
             current_revision=status.current_revision,
-            images=_images(raw_spec.get("template") if isinstance(raw_spec, dict) else None),
+            images=list(
+                naming.images_of(raw_spec.get("template") if isinstance(raw_spec, dict) else None)
+            ),
             replicas=self.spec.replicas if self.spec else None,
             auto_promote=self.spec.strategy.auto_promote if self.spec else None,
             gates=self.gate_progress(),
@@ -180,17 +158,10 @@ def available_actions(name: str, status: models.ReleaseStatus) -> schemas.Availa
     )
 
 
-def parse_status(raw: Any) -> tuple[models.ReleaseStatus, str]:
-    try:
-        return models.ReleaseStatus.model_validate(raw or {}), ""
-    except pydantic.ValidationError as exc:
-        return models.ReleaseStatus(), f"status unreadable: {_first_error(exc)}"
-
-
 def from_body(body: dict[str, Any]) -> ReleaseRecord:
     """The record of a Release object as the API server returned it."""
     metadata = body.get("metadata") or {}
-    status, status_error = parse_status(body.get("status"))
+    status, status_error = models.read_status(body)
     try:
         spec: models.ReleaseSpec | None = models.ReleaseSpec.model_validate(body.get("spec") or {})
         spec_error = ""
@@ -206,5 +177,5 @@ def from_body(body: dict[str, Any]) -> ReleaseRecord:
         status=status,
         spec=spec,
         spec_error=spec_error,
-        status_error=status_error,
+        status_error=f"status unreadable: {status_error}" if status_error else "",
     )

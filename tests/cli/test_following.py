@@ -23,6 +23,7 @@ from tests.cli.conftest import (
     VERIFYING,
     CliInThread,
     create_release,
+    read_release,
     release_gets,
     run_cli,
     set_status,
@@ -303,3 +304,28 @@ def test_wait_warns_once_of_a_malformed_annotation_and_goes_on(cluster: Emulated
         'revision number such as "3"); the operator ignores it. Remove it with: kubectl '
         "annotate release web -n shop greenlight.dev/rollback-to-"
     ]
+
+
+def test_the_live_view_and_the_lines_say_what_the_release_waits_for(
+    cluster: EmulatedCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(
+        output, "make_console", lambda: Console(file=screen, force_terminal=True, width=100)
+    )
+    waiting = {"reason": "GatePasses", "message": "waiting: gate readyz has 2 of 3 passes"}
+    create_release(cluster, status={**VERIFYING, "waiting": waiting})
+
+    with CliInThread(cluster, "wait", "web", "-n", NAMESPACE, "--timeout", "20s") as command:
+        wait_for(lambda: watch_started(cluster))
+        set_status(cluster, phase="Succeeded", message="revision 2 serves", waiting=None)
+        result = command.result()
+
+    assert result.exit_code == 0, result.output
+    assert "waiting: gate readyz has 2 of 3 passes" in screen.getvalue()
+    status = models.ReleaseStatus.model_validate({**VERIFYING, "waiting": waiting})
+    release = read_release(cluster)
+    assert output.progress_line(release, status).endswith(
+        "probing the preview Service web-preview (waiting: gate readyz has 2 of 3 passes)"
+    )

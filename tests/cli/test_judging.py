@@ -91,3 +91,16 @@ def test_the_failure_summary_carries_the_operators_message() -> None:
     assert verdict.exit_code is ExitCode.RELEASE_FAILED
     assert "shop/web" in verdict.summary
     assert "gate readyz failed 3 times: HTTP 500" in verdict.summary
+
+
+def test_an_unfinished_release_says_what_it_waits_for() -> None:
+    obj = release(
+        phase="Progressing",
+        message="rolling out revision 4 into green",
+        waiting={"reason": "PodsReady", "message": "waiting: green's pods to become ready"},
+    )
+    verdict = judge(obj, models.ReleaseStatus.model_validate(obj["status"]), WaitFor.SUCCEEDED)
+    assert verdict.summary == (
+        "release shop/web is Progressing: rolling out revision 4 into green "
+        "(waiting: green's pods to become ready)"
+    )

@@ -199,3 +199,17 @@ def test_get_as_data_is_a_list_and_an_empty_namespace_says_so(cluster: EmulatedC
     assert [item["metadata"]["name"] for item in document["items"]] == ["web"]
     assert empty.exit_code == 0
     assert empty.output.strip() == "No releases found in namespace default."
+
+
+def test_status_says_what_the_release_waits_for(cluster: EmulatedCluster) -> None:
+    waiting = {"reason": "Endpoints", "message": "waiting: EndpointSlices still list blue"}
+    create_release(cluster, status={**VERIFYING, "waiting": waiting})
+
+    result = run_cli(cluster, "status", "web", "-n", NAMESPACE)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1:3] == [
+        "probing the preview Service web-preview",
+        "waiting: EndpointSlices still list blue",
+    ]

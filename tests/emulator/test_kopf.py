@@ -11,6 +11,7 @@ import kopf
 import pytest
 
 from greenlight_sandbox.emulator import EmulatedCluster, wait_for
+from tests.component.harness import operate
 from tests.emulator.builders import RELEASE_CRD, RELEASES, release
 
 
@@ -26,15 +27,7 @@ class OperatorThread:
 
     def _run(self) -> None:
         try:
-            asyncio.run(
-                kopf.operator(
-                    registry=self.registry,
-                    standalone=True,
-                    clusterwide=True,
-                    ready_flag=self.ready,
-                    stop_flag=self.stop_flag,
-                )
-            )
+            asyncio.run(operate(self.registry, ready=self.ready, stop=self.stop_flag))
         except BaseException as exc:
             self.error = exc
             self.ready.set()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from greenlight import validation
 from greenlight.gates import factory
 from greenlight.gates.http import HttpGate
 from greenlight.kube.transports import ApiServerProxyTransport, DirectTransport, transport_for
@@ -74,3 +75,28 @@ def test_the_transport_follows_probe_via() -> None:
     )
     proxied = transport_for(OperatorSettings(probe_via=ProbeVia.APISERVER), api_client=None)
     assert isinstance(proxied, ApiServerProxyTransport)
+
+
+def test_the_validated_spec_builds_every_gate_once_by_the_field_that_declares_it() -> None:
+    template = {
+        "spec": {
+            "containers": [{"name": "web", "image": "web:1", "ports": [{"containerPort": 80}]}]
+        }
+    }
+    valid = validation.validate_spec(
+        {
+            "template": template,
+            "gates": [{"name": "ready", "http": {"path": "/ready"}}],
+            "verification": {"gates": [{"name": "smoke", "http": {"path": "/smoke", "port": 81}}]},
+        }
+    )
+    assert isinstance(valid, validation.ValidSpec)
+    transport = NoTransport()
+    gates = valid.gates(transport)
+    assert sorted(gates) == ["spec.gates[0]", "spec.verification.gates[0]"]
+    smoke = gates["spec.verification.gates[0]"]
+    assert isinstance(smoke, HttpGate)
+    assert (smoke.spec.path, smoke.spec.port, smoke.transport) == ("/smoke", 81, transport)
+    without = validation.validate_spec({"template": template})
+    assert isinstance(without, validation.ValidSpec)
+    assert without.gates(transport) == {}  # no verification is an empty one: no gates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
 from typing import Any
 
 import pytest
@@ -415,7 +416,7 @@ class TestReleaseWrites:
             reason="SwitchService",
             message="active Service now selects green",
             sequence=4,
-            at="2026-01-01T10:00:00Z",
+            at=datetime.datetime(2026, 1, 1, 10, tzinfo=datetime.UTC),
         )
         gateway.apply(target, switch)
         gateway.apply(target, switch)  # after a restart, before status recorded it posted

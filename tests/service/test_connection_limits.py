@@ -28,13 +28,16 @@ def test_a_flood_of_made_up_tokens_costs_few_token_reviews(
     svc.cluster.rights = {("devs", "list", "shop")}
     assert svc.client.get("/api/v1/releases", headers=ALICE_AUTH).status_code == 200
     answers: dict[int, int] = {}
+    started = time.monotonic()
     for _ in range(500):
         bad = {"Authorization": f"Bearer {secrets.token_urlsafe(24)}"}
         status = svc.client.get("/api/v1/releases", headers=bad).status_code
         answers[status] = answers.get(status, 0) + 1
+    refilled = 5 * (time.monotonic() - started)  # the loop is slower on a busy machine
     assert set(answers) == {401, 429}, answers
     # The budget's burst (10 x 5/s) plus what refilled while the loop ran, not 500.
-    assert svc.cluster.token_reviews <= 1 + 50 + 20, svc.cluster.token_reviews
+    assert svc.cluster.token_reviews <= 1 + 50 + refilled + 1, (svc.cluster.token_reviews, refilled)
+    assert svc.cluster.token_reviews < 250, "the budget must cost far fewer reviews than tokens"
     throttled = svc.client.get("/api/v1/releases", headers={"Authorization": "Bearer nope"})
     assert throttled.status_code == 429 and throttled.headers["retry-after"]
     # A token already seen valid never waits for that budget.

@@ -8,7 +8,6 @@ from greenlight.models import Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import events as recorded_events
 from greenlight.rollout.decide import decide, needs_attention
-from greenlight.rollout.timestamps import parse_time
 from tests.unit.rollout_world import World, spec_of
 
 GATES = [{"name": "ready", "http": {"path": "/"}, "successThreshold": 2, "intervalSeconds": 1}]
@@ -69,7 +68,7 @@ def test_an_event_keeps_the_time_of_its_transition() -> None:
     crash_after_status_write(world)
     world.run(3)
     switch = next(event for event in world.events if event.reason == "SwitchService")
-    assert parse_time(switch.at) == decided_at
+    assert switch.at == decided_at
 
 
 def test_marking_posted_keeps_what_was_not_posted_in_order() -> None:
@@ -106,9 +105,9 @@ def test_the_verification_window_starts_when_the_active_service_is_seen_switched
     assert world.status.verification_started_at is None
     seen_at = world.now
     world.step()  # the first tick that sees it
-    assert parse_time(world.status.verification_started_at) == seen_at
+    assert world.status.verification_started_at == seen_at
     world.run_until_phase(Phase.SUCCEEDED)
-    succeeded_at = parse_time(world.status.phase_started_at)
+    succeeded_at = world.status.phase_started_at
     assert succeeded_at is not None
     assert (succeeded_at - seen_at).total_seconds() >= VERIFY["durationSeconds"]
     assert world.violations == []
@@ -140,3 +139,17 @@ def test_a_status_from_before_pending_events_reads_as_none_pending() -> None:
     stored = models.ReleaseStatus.model_validate({"phase": "Succeeded"})
     assert stored.pending_events == [] and stored.event_sequence == 0
     assert not needs_attention(generation=0, status=stored, annotations={})
+
+
+def test_an_absent_verification_is_an_empty_one_and_the_message_says_what_it_waits_for() -> None:
+    assert spec_of().verifying == models.VerificationSpec(duration_seconds=0, gates=[])
+    assert spec_of(verification=VERIFY).verifying.duration_seconds == 3
+    messages = {}
+    for name, fields in (("none", {}), ("verify", {"verification": VERIFY})):
+        world = World(spec=spec_of(gates=GATES, strategy=FAST, **fields))
+        world.run_until_phase(Phase.POST_VERIFICATION)
+        messages[name] = world.status.message
+        assert [gate.name for gate in world.status.gates] == (["smoke"] if fields else [])
+        world.run_until_phase(Phase.SUCCEEDED)
+    assert messages["none"].endswith("waiting to see the active Service select it")
+    assert messages["verify"].endswith("verifying for 3s")

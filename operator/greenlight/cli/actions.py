@@ -18,7 +18,7 @@ from greenlight import models, user_actions
 from greenlight.cli import output
 from greenlight.cli.exits import refused
 from greenlight.cli.options import cluster_options, connect
-from greenlight.cli.reading import status_of
+from greenlight.cli.output import status_of
 
 Planner = Callable[[models.ReleaseStatus], user_actions.ActionPlan]
 

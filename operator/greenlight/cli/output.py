@@ -21,7 +21,8 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
+from greenlight.cli.exits import cluster_problem
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
 
@@ -97,16 +98,6 @@ def now_utc() -> datetime.datetime:
     return datetime.datetime.now(tz=datetime.UTC)
 
 
-def parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
-
-
 def format_seconds(seconds: float) -> str:
     """A short span as kubectl shows ages: 45s, 3m12s, 2h5m, 4d."""
     seconds = max(0, int(seconds))
@@ -121,13 +112,12 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 86400}d"
 
 
-def age(timestamp: str | None, now: datetime.datetime) -> str:
-    moment = parse_time(timestamp)
+def age(timestamp: str | datetime.datetime | None, now: datetime.datetime) -> str:
+    moment = models.parse_time(timestamp)
     return format_seconds((now - moment).total_seconds()) if moment else "-"
 
 
-def duration(start: str | None, end: str | None) -> str:
-    begun, ended = parse_time(start), parse_time(end)
+def duration(begun: datetime.datetime | None, ended: datetime.datetime | None) -> str:
     if begun is None or ended is None:
         return "-"
     return format_seconds((ended - begun).total_seconds())
@@ -155,19 +145,30 @@ def annotations_of(release: JsonObject) -> dict[str, str]:
     return {str(key): str(value) for key, value in raw.items()}
 
 
+def status_of(release: JsonObject) -> models.ReleaseStatus:
+    """The Release's status, read as the operator and the API read it; one this CLI cannot read
+    (a newer operator's, or edited by hand) is refused in one line, not a traceback."""
+    status, problem = models.read_status(release)
+    if problem:
+        raise cluster_problem(
+            f"release {namespace_of(release)}/{name_of(release)} has a status this greenlight "
+            f"cannot read ({problem}); upgrade the CLI to the operator's version"
+        )
+    return status
+
+
 def spec_images(release: JsonObject) -> list[str]:
     """The images the spec asks for now (the revision being or last released)."""
-    template = (release.get("spec") or {}).get("template") or {}
-    containers = (template.get("spec") or {}).get("containers") or []
-    return [str(c.get("image")) for c in containers if isinstance(c, dict) and c.get("image")]
+    return list(naming.images_of((release.get("spec") or {}).get("template")))
 
 
-def gate_thresholds(release: JsonObject) -> dict[str, int]:
-    """Consecutive passes each gate needs, read leniently from the spec (pre- and post-switch)."""
+def gate_thresholds(release: JsonObject, status: models.ReleaseStatus) -> dict[str, int]:
+    """Consecutive passes each gate needs, read leniently from the spec; a name both lists use
+    is the gate of the list being run, as `ReleaseSpec.gates_by_name` says."""
     spec = release.get("spec") or {}
-    gates = list(spec.get("gates") or []) + list(
-        (spec.get("verification") or {}).get("gates") or []
-    )
+    pre = list(spec.get("gates") or [])
+    post = list((spec.get("verification") or {}).get("gates") or [])
+    gates = pre + post if status.phase is Phase.POST_VERIFICATION else post + pre
     default = models.GateSpec.model_fields["success_threshold"].default
     return {
         str(gate.get("name")): int(gate.get("successThreshold") or default)
@@ -222,7 +223,7 @@ def progress_line(release: JsonObject, status: models.ReleaseStatus) -> str:
         colour = f" ({status.preview_color})" if status.preview_color else ""
         parts.append(f"revision {status.current_revision}{colour}")
     if status.gates:
-        thresholds = gate_thresholds(release)
+        thresholds = gate_thresholds(release, status)
         parts.append("gates " + ", ".join(gate_progress(g, thresholds) for g in status.gates))
     line = " ".join(parts)
     annotations = annotations_of(release)
@@ -230,7 +231,8 @@ def progress_line(release: JsonObject, status: models.ReleaseStatus) -> str:
     if pending:
         asked = ", ".join(f"{key}={annotations[key]}" for key in pending)
         line += f", {asked} not yet acted on"
-    return f"{line}: {status.message}" if status.message else line
+    line = f"{line}: {status.message}" if status.message else line
+    return f"{line} ({status.waiting.message})" if status.waiting is not None else line
 
 
 # ---------------------------------------------------------------------------------------------

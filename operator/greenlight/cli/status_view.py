@@ -54,6 +54,8 @@ def _headline(release: Mapping[str, Any], status: models.ReleaseStatus) -> Text:
         headline.append(f"  ({lag})", style="yellow")
     if status.message:
         headline.append(f"\n{status.message}")
+    if status.waiting is not None:
+        headline.append(f"\n{status.waiting.message}", style="yellow")
     return headline
 
 
@@ -101,7 +103,7 @@ def _traffic(status: models.ReleaseStatus) -> str:
 def _gates_table(
     release: Mapping[str, Any], status: models.ReleaseStatus, now: datetime.datetime
 ) -> Table:
-    thresholds = output.gate_thresholds(release)
+    thresholds = output.gate_thresholds(release, status)
     rows: list[list[output.Cell]] = []
     for gate in status.gates:
         needed = thresholds.get(gate.name)

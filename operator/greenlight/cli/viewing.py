@@ -18,7 +18,7 @@ from greenlight.cli.options import (
     duration_option,
     output_option,
 )
-from greenlight.cli.reading import status_of
+from greenlight.cli.output import status_of
 from greenlight.cli.wait import follow
 from greenlight.kube.errors import Forbidden
 

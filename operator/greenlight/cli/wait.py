@@ -24,7 +24,7 @@ from greenlight import models, user_actions
 from greenlight.cli import live, output
 from greenlight.cli.exits import CommandFailed, ExitCode
 from greenlight.cli.options import Connection, cluster_options, connect, duration_option
-from greenlight.cli.reading import status_of
+from greenlight.cli.output import status_of
 from greenlight.models import Phase
 
 DEFAULT_TIMEOUT = "10m"
@@ -82,7 +82,11 @@ def judge(release: Mapping[str, Any], status: models.ReleaseStatus, wait_for: Wa
             exit_code=ExitCode.RELEASE_FAILED,
             summary=_sentence(where, what, status),
         )
-    return Verdict(finished=False, exit_code=ExitCode.OK, summary=_sentence(where, "", status))
+    summary = _sentence(where, "", status)
+    if status.waiting is not None:
+        # Said when waiting times out: what the operator itself still waited for.
+        summary += f" ({status.waiting.message})"
+    return Verdict(finished=False, exit_code=ExitCode.OK, summary=summary)
 
 
 def _sentence(where: str, what: str, status: models.ReleaseStatus) -> str:

@@ -48,7 +48,7 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 def _needs_attention(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
     return rollout.needs_attention(
         generation=int(meta.get("generation") or 0),
-        status=reconcile.read_status(body),
+        status=models.read_status(body)[0],
         annotations=dict(meta.annotations),
     )
 
@@ -219,7 +219,7 @@ def register(
         if event.get("type") == "DELETED":
             metrics.forget(namespace, name)
         else:
-            metrics.observe_phase(namespace, name, reconcile.read_status(body).phase)
+            metrics.observe_phase(namespace, name, models.read_status(body)[0].phase)
 
 
 def _notifications(

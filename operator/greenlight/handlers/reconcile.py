@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 from greenlight import metrics, models, naming, user_actions, validation
 from greenlight.gates import base as gate_base
-from greenlight.gates import factory as gate_factory
 from greenlight.kube import errors as kube_errors
 from greenlight.kube.gateway import ClusterGateway
 from greenlight.kube.target import ReleaseTarget
@@ -54,14 +53,6 @@ class Runtime:
         return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
 
 
-def read_status(body: Mapping[str, Any]) -> models.ReleaseStatus:
-    """The stored status; one that no longer parses (edited by hand) counts as empty."""
-    try:
-        return models.ReleaseStatus.model_validate(body.get("status") or {})
-    except ValueError:
-        return models.ReleaseStatus()
-
-
 async def reconcile(
     *,
     body: Mapping[str, Any],
@@ -70,7 +61,7 @@ async def reconcile(
 ) -> rollout.Decision:
     metadata = body["metadata"]
     raw_spec = dict(body.get("spec") or {})
-    status = read_status(body)
+    status, _ = models.read_status(body)  # one that does not parse counts as empty
     now = runtime.clock()
     channel_names: frozenset[str] | None = None
     if raw_spec.get("notifications"):
@@ -83,7 +74,8 @@ async def reconcile(
         )
     except Exception as error:  # a shape no check foresaw must not crash-loop the Release
         checked = SpecProblem(field="spec", message=f"cannot be read: {error}")
-    spec = checked.spec if isinstance(checked, validation.ValidSpec) else None
+    valid = checked if isinstance(checked, validation.ValidSpec) else None
+    spec = valid.spec if valid else None
     problem = checked if isinstance(checked, SpecProblem) else None
     target = _target(metadata, raw_spec, checked)
 
@@ -98,15 +90,14 @@ async def reconcile(
         want_endpoints=rollout.wants_endpoints(status, now),
         retired_services=retired,
     )
-    probes = await _probe_due_gates(spec, status, target, runtime, now) if spec else ()
-    template = raw_spec.get("template") or {}
+    probes = await _probe_due_gates(valid, status, target, runtime, now) if valid else ()
     annotations = metadata.get("annotations") or {}
     observation = Observation(
         now=now,
         release=target.name,
         generation=int(metadata.get("generation") or 0),
-        template_hash=naming.template_hash(template),
-        images=naming.images_of(template),
+        template_hash=target.template_hash,
+        images=naming.images_of(target.template),
         colors=view.colors,
         active_service=view.active_service,
         preview_service=view.preview_service,
@@ -121,35 +112,28 @@ async def reconcile(
         subscriptions=validation.known_subscriptions(raw_spec, channel_names),
     )
     decision = rollout.decide(spec, status, observation)
-
     if decision.status != status:
         await _write_status(runtime, target, decision.status)
     # The status known to be stored: its pending Events are the ones to post.
     written = decision.status
-    changes = [a for a in decision.actions if not isinstance(a, act.PostEvent)]
     try:
-        for action in changes:
-            await runtime.blocking(runtime.gateway.apply, target, action)
-    except (kube_errors.TemplateRejected, kube_errors.ForeignObject) as refused_by_cluster:
-        # Invalid in a way the schema could not see: the release fails as an invalid spec,
-        # naming the field (and the object), instead of waiting for its progress deadline.
-        problem = _problem_of(refused_by_cluster, target)
-        # Decided again from the status just written: this tick's probe results and
-        # annotations were already taken into account there.
-        again = dataclasses.replace(
-            observation,
-            spec_problem=problem,
-            probe_results=(),
-            annotations=user_actions.ActionRequests(),
-            recheck=None,
-        )
-        refused = rollout.decide(spec, decision.status, again)
-        await _write_status(runtime, target, refused.status)
-        written = refused.status
-        for follow_up in refused.actions:
-            if not isinstance(follow_up, act.PostEvent):
-                await runtime.blocking(runtime.gateway.apply, target, follow_up)
-        decision = refused
+        refused = await _act(runtime, target, decision.actions)
+        if refused is not None:
+            # Invalid in a way the schema could not see: an observation for the next decision,
+            # which fails the release as an invalid spec naming the field (and the object). It
+            # starts from the status just written, which counted this tick's probes and notes.
+            observation = dataclasses.replace(
+                observation,
+                spec_problem=_problem_of(refused, target),
+                probe_results=(),
+                annotations=user_actions.ActionRequests(),
+                recheck=None,
+            )
+            decision = rollout.decide(spec, decision.status, observation)
+            await _write_status(runtime, target, decision.status)
+            written = decision.status
+            if (refused_again := await _act(runtime, target, decision.actions)) is not None:
+                raise refused_again
     finally:
         # Invariant 7: the Events status records are posted even when an action failed (the
         # next tick re-derives the action, not the transition); what cannot be posted now
@@ -157,6 +141,21 @@ async def reconcile(
         await _post_events(written, target, runtime, logger)
         _report(status, decision, target, logger)
     return decision
+
+
+async def _act(
+    runtime: Runtime, target: ReleaseTarget, actions: tuple[act.Action, ...]
+) -> kube_errors.TemplateRejected | kube_errors.ForeignObject | None:
+    """Performs the changes in order; the API server refusing the Release's own content stops
+    them and is returned. (Events are posted from status.)"""
+    for action in actions:
+        if isinstance(action, act.PostEvent):
+            continue
+        try:
+            await runtime.blocking(runtime.gateway.apply, target, action)
+        except (kube_errors.TemplateRejected, kube_errors.ForeignObject) as refused:
+            return refused
+    return None
 
 
 async def _write_status(
@@ -276,21 +275,23 @@ def _lenient_spec(raw_spec: dict[str, Any]) -> models.ReleaseSpec:
 
 
 async def _probe_due_gates(
-    spec: models.ReleaseSpec,
+    valid: validation.ValidSpec,
     status: models.ReleaseStatus,
     target: ReleaseTarget,
     runtime: Runtime,
     now: datetime.datetime,
 ) -> tuple[ProbeResult, ...]:
-    due = gating.due_probes(spec, status, now)
+    due = gating.due_probes(valid.spec, status, now)
     if not due:
         return ()
-    results = await asyncio.gather(*(_probe(item, target, runtime) for item in due))
+    gates = valid.gates(runtime.transport)  # built once for the tick, from the validated spec
+    results = await asyncio.gather(*(_probe(gates[i.field], i, target, runtime) for i in due))
     return tuple(results)
 
 
-async def _probe(item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime) -> ProbeResult:
-    gate = gate_factory.build_gate(item.gate, item.field, runtime.transport)
+async def _probe(
+    gate: gate_base.Gate, item: gating.DueProbe, target: ReleaseTarget, runtime: Runtime
+) -> ProbeResult:
     service = (
         target.preview_service if item.role is act.ServiceRole.PREVIEW else (target.active_service)
     )
@@ -324,6 +325,5 @@ def _report(
         if switch is act.Switch.BACK:
             metrics.rolled_back()
     if after.phase is not before.phase and after.phase.is_terminal and after.release_started_at:
-        started = datetime.datetime.fromisoformat(after.release_started_at.replace("Z", "+00:00"))
-        seconds = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        seconds = (datetime.datetime.now(datetime.UTC) - after.release_started_at).total_seconds()
         metrics.release_finished(str(after.phase), seconds)

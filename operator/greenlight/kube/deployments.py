@@ -128,17 +128,8 @@ def color_state(deployment: Mapping[str, Any]) -> ColorState:
         replicas=wanted,
         ready_replicas=int(status.get("readyReplicas") or 0),
         rolled_out=rolled_out,
-        container_port=_first_container_port(spec.get("template") or {}),
+        container_port=naming.first_container_port(spec.get("template")),
     )
-
-
-def _first_container_port(template: Mapping[str, Any]) -> int | None:
-    containers = (template.get("spec") or {}).get("containers") or []
-    if not containers or not isinstance(containers[0], dict):
-        return None
-    ports = containers[0].get("ports") or []
-    port = ports[0].get("containerPort") if ports and isinstance(ports[0], dict) else None
-    return port if isinstance(port, int) and not isinstance(port, bool) else None
 
 
 def observe(kube: Kube, target: ReleaseTarget) -> dict[Color, ColorState]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from greenlight import models, naming
+from greenlight import models
 from greenlight.kube import (
     deployments,
     endpointslices,
@@ -43,7 +43,6 @@ from greenlight.kube.target import ReleaseTarget
 from greenlight.models import Color
 from greenlight.rollout import actions as act
 from greenlight.rollout.observation import ColorState, ServiceState
-from greenlight.rollout.timestamps import parse_time
 from greenlight.settings import OperatorSettings
 
 logger = logging.getLogger(__name__)
@@ -107,7 +106,7 @@ class ClusterGateway:
         kube = self._kube
         match action:
             case act.StoreRevision(revision=revision, template_hash=wanted):
-                actual = naming.template_hash(target.template)
+                actual = target.template_hash
                 if actual != wanted:
                     raise TemplateMismatch(
                         f"revision {revision} should hold template {wanted}, "
@@ -150,7 +149,7 @@ class ClusterGateway:
                     event_type=str(event_type),
                     reason=reason,
                     message=message,
-                    now=parse_time(at) or self._clock(),
+                    now=at or self._clock(),
                     sequence=sequence,
                 )
                 events.post(kube, body)

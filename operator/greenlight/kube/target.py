@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from greenlight import models
+from greenlight import models, naming
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -24,3 +24,8 @@ class ReleaseTarget:
     preview_service: str
     service_port: int
     target_port: int | str
+    # Hashed once, when the target is resolved for the tick.
+    template_hash: str = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template_hash", naming.template_hash(self.template))

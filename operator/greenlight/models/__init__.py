@@ -8,7 +8,7 @@ with its bounds and its default; a test fails when the committed CRD drifts from
 The package must stay free of I/O and of the Kubernetes client: it is imported everywhere.
 """
 
-from greenlight.models.reasons import ConditionReason, EventReason
+from greenlight.models.reasons import ConditionReason, EventReason, WaitingReason
 from greenlight.models.resource import (
     ACTION_ANNOTATIONS,
     ANNOTATION_ABORT,
@@ -51,6 +51,10 @@ from greenlight.models.status import (
     PendingEvent,
     PendingNotification,
     ReleaseStatus,
+    Waiting,
+    format_time,
+    parse_time,
+    read_status,
 )
 
 __all__ = [
@@ -93,4 +97,9 @@ __all__ = [
     "ServiceSpec",
     "StrategySpec",
     "VerificationSpec",
+    "Waiting",
+    "WaitingReason",
+    "format_time",
+    "parse_time",
+    "read_status",
 ]

@@ -86,3 +86,14 @@ class ConditionReason(enum.StrEnum):
     def of_phase(cls, phase: Phase) -> ConditionReason:
         """The reason of a condition that gives the phase."""
         return cls(str(phase))
+
+
+class WaitingReason(enum.StrEnum):
+    """What a decision waits for before the release moves on (`status.waiting`; see
+    docs/operator.md)."""
+
+    PODS_READY = "PodsReady"
+    GATE_PASSES = "GatePasses"
+    TRAFFIC_SETTLING = "TrafficSettling"
+    SCALE_DOWN_DELAY = "ScaleDownDelay"
+    ENDPOINTS = "Endpoints"

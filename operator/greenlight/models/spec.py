@@ -361,3 +361,15 @@ class ReleaseSpec(_Model):
     ]
 
     _unique = field_validator("gates")(unique_gate_names)
+
+    @property
+    def verifying(self) -> VerificationSpec:
+        """The post-switch verification; an empty one (no window, no gates) when absent."""
+        return self.verification or VerificationSpec(duration_seconds=0)
+
+    def gates_by_name(self, *, after_switch: bool) -> dict[str, GateSpec]:
+        """Every gate by its name; a name both lists use is the gate of the list being run
+        (post-switch after the switch, pre-switch before it)."""
+        pre = {gate.name: gate for gate in self.gates}
+        post = {gate.name: gate for gate in self.verifying.gates}
+        return {**pre, **post} if after_switch else {**post, **pre}

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+import pydantic
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from greenlight.models.reasons import WaitingReason
 from greenlight.models.resource import GatePhase, Outcome, Phase
+
+
+def format_time(moment: datetime.datetime) -> str:
+    """RFC 3339 in UTC with a `Z`, as status stores every time."""
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime.datetime | None:
+    """Lenient: a time that is empty or not a timestamp (edited by hand) counts as unset."""
+    if isinstance(value, str) and value:
+        try:
+            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
+# A timezone-aware moment, parsed and formatted here only; a string in the CRD and the API.
+Timestamp = Annotated[
+    datetime.datetime | None,
+    pydantic.BeforeValidator(parse_time),
+    pydantic.PlainSerializer(lambda t: None if t is None else format_time(t)),
+    pydantic.WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]}),
+]
 
 
 class _StatusModel(BaseModel):
@@ -30,7 +60,7 @@ class GateStatus(_StatusModel):
         str, Field(default="", description="What the last probe saw, for humans.")
     ]
     last_probe_time: Annotated[
-        str | None, Field(default=None, description="When the gate was last probed (RFC 3339).")
+        Timestamp, Field(default=None, description="When the gate was last probed (RFC 3339).")
     ]
 
 
@@ -40,7 +70,7 @@ class Condition(_StatusModel):
     reason: Annotated[str, Field(default="", description="A CamelCase reason for machines.")]
     message: Annotated[str, Field(default="", description="A sentence for humans.")]
     last_transition_time: Annotated[
-        str | None, Field(default=None, description="When status last changed (RFC 3339).")
+        Timestamp, Field(default=None, description="When status last changed (RFC 3339).")
     ]
     observed_generation: Annotated[
         int | None, Field(default=None, description="The spec generation this was computed for.")
@@ -54,8 +84,8 @@ class HistoryEntry(_StatusModel):
     ]
     color: Annotated[str, Field(default="", description="The colour it was deployed into.")]
     outcome: Annotated[Outcome, Field(description="How the release of that revision ended.")]
-    started_at: Annotated[str | None, Field(default=None, description="RFC 3339.")]
-    finished_at: Annotated[str | None, Field(default=None, description="RFC 3339.")]
+    started_at: Annotated[Timestamp, Field(default=None, description="RFC 3339.")]
+    finished_at: Annotated[Timestamp, Field(default=None, description="RFC 3339.")]
     reason: Annotated[str, Field(default="", description="Why it ended that way.")]
     template_hash: Annotated[
         str, Field(default="", description="Hash of the pod template of that revision.")
@@ -77,7 +107,7 @@ class PendingEvent(_StatusModel):
     reason: Annotated[str, Field(description="The Event's reason.")]
     message: Annotated[str, Field(default="", description="The Event's message.")]
     time: Annotated[
-        str | None, Field(default=None, description="When the transition happened (RFC 3339).")
+        Timestamp, Field(default=None, description="When the transition happened (RFC 3339).")
     ]
 
 
@@ -95,11 +125,18 @@ class PendingNotification(_StatusModel):
     gate: Annotated[str, Field(default="", description="The failing gate, if one failed.")]
     gate_result: Annotated[str, Field(default="", description="That gate's last result.")]
     started_at: Annotated[
-        str | None, Field(default=None, description="When the revision's release started.")
+        Timestamp, Field(default=None, description="When the revision's release started.")
     ]
     time: Annotated[
-        str | None, Field(default=None, description="When the transition happened (RFC 3339).")
+        Timestamp, Field(default=None, description="When the transition happened (RFC 3339).")
     ]
+
+
+class Waiting(_StatusModel):
+    """What the release waits for, as the last decision found it; shown, never acted on."""
+
+    reason: Annotated[WaitingReason, Field(description="What it waits for, for machines.")]
+    message: Annotated[str, Field(default="", description='For humans: "waiting: ...".')]
 
 
 class ReleaseStatus(_StatusModel):
@@ -154,15 +191,15 @@ class ReleaseStatus(_StatusModel):
     ]
     message: Annotated[str, Field(default="", description="What is happening or what went wrong.")]
     release_started_at: Annotated[
-        str | None,
+        Timestamp,
         Field(default=None, description="When the current revision's release started."),
     ]
     phase_started_at: Annotated[
-        str | None, Field(default=None, description="When the current phase began.")
+        Timestamp, Field(default=None, description="When the current phase began.")
     ]
-    switched_at: Annotated[str | None, Field(default=None, description="When traffic last moved.")]
+    switched_at: Annotated[Timestamp, Field(default=None, description="When traffic last moved.")]
     verification_started_at: Annotated[
-        str | None,
+        Timestamp,
         Field(
             default=None,
             description="When the current verification window began: on the first tick that "
@@ -180,7 +217,7 @@ class ReleaseStatus(_StatusModel):
         ),
     ]
     scale_down_after: Annotated[
-        str | None, Field(default=None, description="The earliest time of that scale-down.")
+        Timestamp, Field(default=None, description="The earliest time of that scale-down.")
     ]
     actions_pending: Annotated[
         bool,
@@ -246,3 +283,17 @@ class ReleaseStatus(_StatusModel):
         list[HistoryEntry],
         Field(default_factory=list, description="Revisions, newest first."),
     ]
+    waiting: Annotated[
+        Waiting | None, Field(default=None, description="What the release waits for now.")
+    ]
+
+
+def read_status(release: Mapping[str, Any]) -> tuple[ReleaseStatus, str]:
+    """A Release's status, the one way the operator, the service and the CLI read it: with ""
+    or, when it does not parse (a newer operator's, or edited by hand), an empty status and
+    what is wrong, as `status.<field>: <problem>`."""
+    try:
+        return ReleaseStatus.model_validate(release.get("status") or {}), ""
+    except ValidationError as error:
+        first = error.errors()[0]
+        return ReleaseStatus(), ".".join(["status", *map(str, first["loc"])]) + f": {first['msg']}"

@@ -37,6 +37,8 @@ def facts(
         if notification.gate
         else None
     )
+    # The times as status stores them (RFC 3339).
+    times = notification.model_dump(mode="json", include={"started_at", "time"})
     return {
         "id": f"{namespace}/{release}/{notification.key}",
         "release": release,
@@ -47,8 +49,8 @@ def facts(
         "phase": notification.phase,
         "reason": notification.reason,
         "gate": gate,
-        "startedAt": notification.started_at,
-        "at": notification.time,
+        "startedAt": times["started_at"],
+        "at": times["time"],
         "durationSeconds": _duration(notification.started_at, notification.time),
         "commands": commands(notification.transition, namespace=namespace, release=release),
         "dashboard": dashboard_url or None,
@@ -104,15 +106,10 @@ def signature(key: str, payload: str) -> str:
     return f"sha256={digest}"
 
 
-def _duration(started: str | None, at: str | None) -> float | None:
-    if not started or not at:
+def _duration(started: datetime.datetime | None, at: datetime.datetime | None) -> float | None:
+    if started is None or at is None:
         return None
-    try:
-        begin = datetime.datetime.fromisoformat(started.replace("Z", "+00:00"))
-        end = datetime.datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max((end - begin).total_seconds(), 0.0)
+    return max((at - started).total_seconds(), 0.0)
 
 
 def _human(seconds: float) -> str:

@@ -4,6 +4,7 @@ the same effect as doing it once, which is what makes a restart at any point saf
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 
 from greenlight.models import Color
@@ -87,13 +88,13 @@ class PruneRevisions:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PostEvent:
     """A Kubernetes Event on the Release: number `sequence` of its Events (0: not numbered
-    yet), about a transition at `at` (RFC 3339; None: now)."""
+    yet), about a transition at `at` (None: now)."""
 
     type: EventType
     reason: str
     message: str
     sequence: int = 0
-    at: str | None = None
+    at: datetime.datetime | None = None
 
 
 Action = (

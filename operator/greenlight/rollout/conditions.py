@@ -6,6 +6,8 @@ contract: see the README's "Conditions" table.
 
 from __future__ import annotations
 
+import datetime
+
 from greenlight.models import IN_FLIGHT_PHASES, Condition, ConditionReason, Phase
 from greenlight.rollout.observation import SpecProblem
 
@@ -24,7 +26,7 @@ def compute(
     invalid_spec: SpecProblem | None,
     message: str,
     generation: int,
-    now: str,
+    now: datetime.datetime,
 ) -> list[Condition]:
     reason = ConditionReason.of_phase(phase)
     wanted = [

@@ -32,7 +32,6 @@ from greenlight.rollout.observation import Observation, SpecProblem
 from greenlight.rollout.phases import advance
 from greenlight.rollout.requests import act_on_annotations, drop_annotations
 from greenlight.rollout.spec_changes import start_new_revision
-from greenlight.rollout.timestamps import format_time, parse_time
 from greenlight.rollout.transitions import INVALID, abandon
 from greenlight.rollout.upkeep import (
     availability,
@@ -57,6 +56,7 @@ def decide(
     spec: models.ReleaseSpec | None, status: models.ReleaseStatus, obs: Observation
 ) -> Decision:
     draft = Draft.of(status, obs.now, obs.colors)
+    draft.status.waiting = None  # each decision says afresh what it waits for
     if obs.recheck is not None:
         # Seen: what changed is in this observation. A newer note (another change meanwhile)
         # has another value and stays, for the next tick.
@@ -76,27 +76,23 @@ def decide(
     keep_traffic(draft, spec if problem is None else None, obs)
     retire_services(draft, obs)
     scale_down_when_drained(draft, obs)
-    draft.set(
-        observed_generation=obs.generation,
-        actions_pending=any(not isinstance(a, act.PostEvent) for a in draft.actions),
-    )
+    draft.status.observed_generation = obs.generation
+    draft.status.actions_pending = any(not isinstance(a, act.PostEvent) for a in draft.actions)
     previous_phase = status.phase
     if draft.phase is not previous_phase:
         draft.event(
             EventReason.entered(draft.phase),
-            draft.status["message"],
+            draft.status.message,
             warning=draft.phase in (Phase.ROLLED_BACK, Phase.FAILED),
         )
-    draft.set(
-        conditions=conditions.compute(
-            status.conditions,
-            phase=draft.phase,
-            available=availability(obs),
-            invalid_spec=problem if spec is None or problem is not None else None,
-            message=draft.status["message"],
-            generation=obs.generation,
-            now=format_time(obs.now),
-        )
+    draft.status.conditions = conditions.compute(
+        status.conditions,
+        phase=draft.phase,
+        available=availability(obs),
+        invalid_spec=problem if spec is None or problem is not None else None,
+        message=draft.status.message,
+        generation=obs.generation,
+        now=obs.now,
     )
     notifications.record(draft, status, obs.subscriptions)
     recorded_events.record(draft)
@@ -135,7 +131,7 @@ def wants_endpoints(status: models.ReleaseStatus, now: datetime.datetime) -> boo
         return True
     if not status.scale_down_color:
         return False
-    after = parse_time(status.scale_down_after)
+    after = status.scale_down_after
     return after is None or now >= after
 
 
@@ -166,6 +162,6 @@ def _fail_invalid_spec(draft: Draft, problem: SpecProblem) -> None:
     message = f"{INVALID}: {problem.field} {problem.message}"
     if draft.phase in IN_FLIGHT:
         abandon(draft, Outcome.FAILED, message)
-    if draft.phase is not Phase.FAILED or draft.status["message"] != message:
+    if draft.phase is not Phase.FAILED or draft.status.message != message:
         draft.event(EventReason.INVALID_SPEC, message, warning=True)
     draft.enter(Phase.FAILED, message)

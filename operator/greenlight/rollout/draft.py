@@ -9,19 +9,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Mapping
-from typing import Any
 
 from greenlight import models
 from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.actions import Switch
 from greenlight.rollout.observation import ColorState
-from greenlight.rollout.timestamps import format_time
+
+
+class DraftStatus(models.ReleaseStatus, frozen=False):
+    """`ReleaseStatus` that the steps change field by field: a misspelt field is a type error."""
 
 
 @dataclasses.dataclass
 class Draft:
-    status: dict[str, Any]  # ReleaseStatus fields by their Python names
+    status: DraftStatus
     now: datetime.datetime
     # The colours' Deployments as observed this tick (read-only for the steps).
     colors: Mapping[Color, ColorState] = dataclasses.field(default_factory=dict)
@@ -36,7 +38,7 @@ class Draft:
         now: datetime.datetime,
         colors: Mapping[Color, ColorState],
     ) -> Draft:
-        return cls(status=dict(status), now=now, colors=colors)
+        return cls(status=DraftStatus.model_construct(**dict(status)), now=now, colors=colors)
 
     def running(self, color: Color) -> bool:
         """Whether the colour's Deployment exists with pods asked for."""
@@ -44,48 +46,41 @@ class Draft:
         return state is not None and state.exists and state.replicas > 0
 
     def finish(self) -> models.ReleaseStatus:
-        return models.ReleaseStatus.model_validate(self.status)
+        return models.ReleaseStatus.model_validate(dict(self.status))
 
     # -- typed accessors for the fields the steps use most --------------------------------
 
     @property
     def phase(self) -> Phase:
-        return Phase(self.status["phase"])
+        return self.status.phase
 
     @property
     def active(self) -> Color | None:
-        return _color(self.status["active_color"])
+        return _color(self.status.active_color)
 
     @property
     def preview(self) -> Color | None:
-        return _color(self.status["preview_color"])
+        return _color(self.status.preview_color)
 
     @property
     def stable(self) -> Color | None:
-        return _color(self.status["stable_color"])
+        return _color(self.status.stable_color)
 
     @property
     def current_revision(self) -> int:
-        return int(self.status["current_revision"])
+        return self.status.current_revision
 
     @property
     def stable_revision(self) -> int:
-        return int(self.status["stable_revision"])
-
-    @property
-    def now_text(self) -> str:
-        return format_time(self.now)
+        return self.status.stable_revision
 
     # -- changes --------------------------------------------------------------------------
 
-    def set(self, **fields: Any) -> None:
-        self.status.update(fields)
-
     def enter(self, phase: Phase, message: str) -> None:
         if self.phase is not phase:
-            self.status["phase_started_at"] = self.now_text
-        self.status["phase"] = phase
-        self.status["message"] = message
+            self.status.phase_started_at = self.now
+        self.status.phase = phase
+        self.status.message = message
 
     def act(self, action: act.Action) -> None:
         self.actions.append(action)
@@ -103,19 +98,18 @@ class Draft:
 
     def record_history(self, entry: models.HistoryEntry, limit: int) -> None:
         """Adds `entry` as the newest history entry, keeping at most `limit`."""
-        history = [entry, *self.status["history"]]
-        self.status["history"] = history[:limit]
+        self.status.history = [entry, *self.status.history][:limit]
 
     def finish_history(self, outcome: Outcome, reason: str) -> None:
         """Closes the newest in-progress entry of the current revision."""
-        history = list(self.status["history"])
+        history = list(self.status.history)
         for index, entry in enumerate(history):
             if entry.revision == self.current_revision and entry.outcome is Outcome.IN_PROGRESS:
                 history[index] = entry.model_copy(
-                    update={"outcome": outcome, "finished_at": self.now_text, "reason": reason}
+                    update={"outcome": outcome, "finished_at": self.now, "reason": reason}
                 )
                 break
-        self.status["history"] = history
+        self.status.history = history
 
 
 def _color(value: str) -> Color | None:

@@ -26,13 +26,13 @@ MAX_PENDING = 32
 
 def record(draft: Draft) -> None:
     """Numbers the Events this decision collected and records them in status as pending."""
-    sequence = int(draft.status["event_sequence"])
-    pending: list[models.PendingEvent] = list(draft.status["pending_events"])
+    sequence = draft.status.event_sequence
+    pending: list[models.PendingEvent] = list(draft.status.pending_events)
     numbered: list[act.Action] = []
     for action in draft.actions:
         if isinstance(action, act.PostEvent):
             sequence += 1
-            action = dataclasses.replace(action, sequence=sequence, at=draft.now_text)
+            action = dataclasses.replace(action, sequence=sequence, at=draft.now)
             pending.append(
                 models.PendingEvent(
                     sequence=sequence,
@@ -44,7 +44,8 @@ def record(draft: Draft) -> None:
             )
         numbered.append(action)
     draft.actions[:] = numbered
-    draft.set(event_sequence=sequence, pending_events=pending[-MAX_PENDING:])
+    draft.status.event_sequence = sequence
+    draft.status.pending_events = pending[-MAX_PENDING:]
 
 
 def to_post(status: models.ReleaseStatus) -> tuple[act.PostEvent, ...]:

@@ -13,7 +13,6 @@ from greenlight import models
 from greenlight.models import GatePhase, GateSpec, GateStatus, Phase
 from greenlight.rollout.actions import ServiceRole
 from greenlight.rollout.observation import ProbeResult
-from greenlight.rollout.timestamps import format_time, parse_time
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -29,8 +28,8 @@ def gates_for_phase(spec: models.ReleaseSpec, phase: Phase) -> tuple[list[GateSp
     """The gates that run in `phase`, and the spec field they are declared under."""
     if phase is Phase.VERIFYING:
         return list(spec.gates), "spec.gates"
-    if phase is Phase.POST_VERIFICATION and spec.verification is not None:
-        return list(spec.verification.gates), "spec.verification.gates"
+    if phase is Phase.POST_VERIFICATION:
+        return list(spec.verifying.gates), "spec.verification.gates"
     return [], ""
 
 
@@ -64,7 +63,7 @@ def due_probes(
         state = known.get(gate.name)
         if state is not None and not _still_probing(state, status.phase):
             continue
-        last = parse_time(state.last_probe_time) if state is not None else None
+        last = state.last_probe_time if state is not None else None
         if last is None or now >= last + datetime.timedelta(seconds=gate.interval_seconds):
             due.append(DueProbe(gate=gate, field=f"{field}[{index}]", role=role))
     return due
@@ -99,7 +98,7 @@ def fold_probe(state: GateStatus, gate: GateSpec, result: ProbeResult) -> GateSt
             "successes": successes,
             "failures": failures,
             "last_message": result.message,
-            "last_probe_time": format_time(result.at),
+            "last_probe_time": result.at,
         }
     )
 

@@ -54,8 +54,8 @@ def record(
     happened = transitions(draft, previous.phase)
     if not happened:
         return
-    notified: list[str] = list(draft.status["notified"])
-    pending: list[models.PendingNotification] = list(draft.status["pending_notifications"])
+    notified: list[str] = list(draft.status.notified)
+    pending: list[models.PendingNotification] = list(draft.status.pending_notifications)
     revision = draft.current_revision
     gate, gate_result = _failing_gate(draft, previous)
     for transition in happened:
@@ -73,15 +73,16 @@ def record(
                     transition=str(transition),
                     revision=revision,
                     phase=str(draft.phase),
-                    reason=str(draft.status["message"]),
+                    reason=draft.status.message,
                     images=_images(draft, revision),
                     gate=gate,
                     gate_result=gate_result,
-                    started_at=draft.status["release_started_at"],
-                    time=draft.now_text,
+                    started_at=draft.status.release_started_at,
+                    time=draft.now,
                 )
             )
-    draft.set(notified=notified[-MAX_NOTIFIED:], pending_notifications=pending[-MAX_PENDING:])
+    draft.status.notified = notified[-MAX_NOTIFIED:]
+    draft.status.pending_notifications = pending[-MAX_PENDING:]
 
 
 def claimed(status: models.ReleaseStatus) -> models.ReleaseStatus:
@@ -90,7 +91,7 @@ def claimed(status: models.ReleaseStatus) -> models.ReleaseStatus:
 
 
 def _images(draft: Draft, revision: int) -> list[str]:
-    for entry in draft.status["history"]:
+    for entry in draft.status.history:
         if entry.revision == revision:
             return list(entry.images)
     return []
@@ -99,7 +100,7 @@ def _images(draft: Draft, revision: int) -> list[str]:
 def _failing_gate(draft: Draft, previous: models.ReleaseStatus) -> tuple[str, str]:
     """The gate that failed (name, last result), from this decision or the status before it:
     a failure that ends the release may clear the gates in the same step."""
-    for states in (draft.status["gates"], previous.gates):
+    for states in (draft.status.gates, previous.gates):
         for state in states:
             if state.phase is GatePhase.FAILED:
                 return state.name, state.last_message

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+
 from greenlight import models
-from greenlight.models import EventReason, GatePhase, Phase
+from greenlight.models import Color, EventReason, GatePhase, GateStatus, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout import gating
 from greenlight.rollout.draft import Draft
-from greenlight.rollout.observation import Observation
-from greenlight.rollout.timestamps import parse_time, seconds_since
-from greenlight.rollout.transitions import fail_release, succeed
+from greenlight.rollout.observation import ColorState, Observation
+from greenlight.rollout.transitions import fail_release, succeed, wait
 
 
 def advance(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -43,7 +44,7 @@ def _promote_used(draft: Draft) -> None:
 
 
 def _deadline_passed(draft: Draft, spec: models.ReleaseSpec) -> bool:
-    elapsed = seconds_since(draft.status["release_started_at"], draft.now)
+    elapsed = _seconds_since(draft.status.release_started_at, draft.now)
     return elapsed is not None and elapsed > spec.strategy.progress_deadline_seconds
 
 
@@ -57,7 +58,7 @@ def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
         and state.serving
     ):
         gates, _ = gating.gates_for_phase(spec, Phase.VERIFYING)
-        draft.set(gates=gating.fresh_gate_statuses(gates))
+        draft.status.gates = gating.fresh_gate_statuses(gates)
         draft.enter(
             Phase.VERIFYING,
             f"revision {draft.current_revision} is ready in "
@@ -69,6 +70,14 @@ def _progress(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
             f"revision {draft.current_revision} did not become ready within "
             f"{spec.strategy.progress_deadline_seconds}s",
         )
+    else:
+        _wait_for_pods(draft, target, state, why="its gates run")
+
+
+def _wait_for_pods(draft: Draft, target: Color | None, state: ColorState | None, why: str) -> None:
+    ready = state.ready_replicas if state is not None else 0
+    what = f"revision {draft.current_revision}'s pods in {target} to become ready before {why}"
+    wait(draft, WaitingReason.PODS_READY, f"{what} ({ready} ready)")
 
 
 def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -83,6 +92,8 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
                 draft,
                 f"pre-switch gates did not pass within {spec.strategy.progress_deadline_seconds}s",
             )
+        else:
+            _wait_for_passes(draft, spec, states)
         return
     promoted = _promote_for_current(draft, obs)
     if spec.strategy.auto_promote or promoted:
@@ -98,11 +109,18 @@ def _verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
         )
 
 
+def _wait_for_passes(draft: Draft, spec: models.ReleaseSpec, states: list[GateStatus]) -> None:
+    needed = spec.gates_by_name(after_switch=draft.phase is Phase.POST_VERIFICATION)
+    state = next(state for state in states if state.phase is not GatePhase.PASSED)
+    count = f"{state.successes} of {needed[state.name].success_threshold}"
+    wait(draft, WaitingReason.GATE_PASSES, f"gate {state.name} has {count} consecutive passes")
+
+
 def _fold_gates(
     draft: Draft, spec: models.ReleaseSpec, obs: Observation
 ) -> list[models.GateStatus]:
     """Applies this tick's probe results and posts an Event for each gate that passed or failed."""
-    before = {state.name: state.phase for state in draft.status["gates"]}
+    before = {state.name: state.phase for state in draft.status.gates}
     # A probe goes through a Service; it tells about our colour only if that Service selects
     # it (a failed or lagging selector patch would credit another colour's health).
     if draft.phase is Phase.VERIFYING:
@@ -110,7 +128,7 @@ def _fold_gates(
     else:
         aimed = obs.active_service.selected_color == draft.active
     results = obs.probe_results if aimed else ()
-    states = gating.fold_results(spec, draft.phase, draft.status["gates"], results)
+    states = gating.fold_results(spec, draft.phase, draft.status.gates, results)
     for state in states:
         if state.phase is not before.get(state.name) and state.phase in (
             GatePhase.PASSED,
@@ -122,7 +140,7 @@ def _fold_gates(
                 f"gate {state.name}: {state.last_message}",
                 warning=failed,
             )
-    draft.set(gates=states)
+    draft.status.gates = states
     return states
 
 
@@ -130,40 +148,41 @@ def _switch_forward(draft: Draft, spec: models.ReleaseSpec, obs: Observation, *,
     target = draft.preview
     state = obs.colors.get(target) if target is not None else None
     if target is None or state is None or not state.serving:
-        return  # invariant 1: never point the active Service at a colour without ready pods
+        # Invariant 1: never point the active Service at a colour without ready pods.
+        _wait_for_pods(draft, target, state, why="the switch")
+        return
     # The verification window starts when a tick sees the active Service select `target`
     # (`_post_verify`): until then no request of real traffic reached it.
-    draft.set(active_color=target, switched_at=draft.now_text, verification_started_at=None)
+    draft.status.active_color, draft.status.switched_at = target, draft.now
+    draft.status.verification_started_at = None
     draft.switched(
         act.Switch.FORWARD,
         f"active Service now selects {target} (revision {draft.current_revision}): {why}",
     )
-    verification = spec.verification
     # Always through PostVerification, even with no verification: status says Succeeded only
     # once a tick has observed the active Service selecting the new colour.
-    gates = list(verification.gates) if verification is not None else []
-    draft.set(gates=gating.fresh_gate_statuses(gates))
+    draft.status.gates = gating.fresh_gate_statuses(spec.verifying.gates)
     draft.enter(
         Phase.POST_VERIFICATION,
         f"traffic is on revision {draft.current_revision}; "
         + (
-            f"verifying for {verification.duration_seconds}s"
-            if verification is not None
+            f"verifying for {spec.verifying.duration_seconds}s"
+            if spec.verification is not None
             else "waiting to see the active Service select it"
         ),
     )
 
 
 def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
-    verification = spec.verification
-    gates = list(verification.gates) if verification else []
-    if not draft.status["verification_started_at"] and not _window_opens(draft, spec, obs):
+    gates = spec.verifying.gates
+    if not draft.status.verification_started_at and not _window_opens(draft, spec, obs):
         return
     late = _unwatched_gate(draft, gates)
     if late is not None:
         # Time nobody probed (the operator was stopped, or its probes could not reach the
         # revision) verified nothing: the window starts again, and so do the gates' counts.
-        draft.set(verification_started_at=draft.now_text, gates=gating.fresh_gate_statuses(gates))
+        draft.status.verification_started_at = draft.now
+        draft.status.gates = gating.fresh_gate_statuses(gates)
         draft.event(
             EventReason.VERIFICATION_RESTARTED,
             f"post-switch gate {late} went unprobed for longer than its interval allows; "
@@ -175,8 +194,8 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     if failed is not None:
         fail_release(draft, f"post-switch gate {failed.name} failed: {failed.last_message}")
         return
-    duration = verification.duration_seconds if verification else 0
-    elapsed = seconds_since(_window_start(draft), draft.now) or 0.0
+    duration = spec.verifying.duration_seconds
+    elapsed = _seconds_since(draft.status.verification_started_at, draft.now) or 0.0
     # Promoted only on what was seen: the active Service, as observed this tick, selects the
     # new colour (so the switch happened and the probes went to it).
     observed = obs.active_service.selected_color == draft.active
@@ -195,6 +214,18 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
             f"post-switch gate {pending.name} did not pass within the verification window "
             f"({pending.successes} of its passes, last: {pending.last_message or 'no answer'})",
         )
+    elif not observed:
+        _wait_for_switch(draft)
+    elif not gating.all_passed(states):
+        _wait_for_passes(draft, spec, states)
+    else:
+        window = datetime.timedelta(seconds=duration)
+        until = models.format_time((draft.status.verification_started_at or draft.now) + window)
+        wait(
+            draft,
+            WaitingReason.TRAFFIC_SETTLING,
+            f"traffic to settle on {draft.active} until {until}",
+        )
 
 
 def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> bool:
@@ -203,9 +234,9 @@ def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> b
     seconds later, after a restart or an outage). A switch not seen within the progress
     deadline fails the release: traffic never sits on a colour nobody could verify."""
     if obs.active_service.selected_color == draft.active:
-        draft.set(verification_started_at=draft.now_text)
+        draft.status.verification_started_at = draft.now
         return True
-    waited = seconds_since(draft.status["switched_at"], draft.now)
+    waited = _seconds_since(draft.status.switched_at, draft.now)
     deadline = spec.strategy.progress_deadline_seconds
     if waited is not None and waited > deadline:
         fail_release(
@@ -213,22 +244,28 @@ def _window_opens(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> b
             f"the active Service did not select {draft.active} within {deadline}s of the "
             f"switch to revision {draft.current_revision}",
         )
+    else:
+        _wait_for_switch(draft)
     return False
 
 
-def _window_start(draft: Draft) -> str | None:
-    started: str | None = draft.status["verification_started_at"]
-    return started
+def _wait_for_switch(draft: Draft) -> None:
+    seen = f"the active Service is not yet seen selecting {draft.active}"
+    wait(draft, WaitingReason.TRAFFIC_SETTLING, f"traffic to settle: {seen}")
+
+
+def _seconds_since(moment: datetime.datetime | None, now: datetime.datetime) -> float | None:
+    return None if moment is None else (now - moment).total_seconds()
 
 
 def _unwatched_gate(draft: Draft, gates: list[models.GateSpec]) -> str | None:
     """The first post-switch gate not probed within its allowed gap (the window's start
     counting as its first probe), if any."""
-    start = parse_time(_window_start(draft))
-    known = {state.name: state for state in draft.status["gates"]}
+    start = draft.status.verification_started_at
+    known = {state.name: state for state in draft.status.gates}
     for gate in gates:
         state = known.get(gate.name)
-        last = parse_time(state.last_probe_time) if state is not None else None
+        last = state.last_probe_time if state is not None else None
         last = last or start
         if last is None:
             continue

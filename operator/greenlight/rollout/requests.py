@@ -6,7 +6,7 @@ behind to keep an idle Release ticking.
 
 from __future__ import annotations
 
-from greenlight import models
+from greenlight import models, user_actions
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
 from greenlight.models import Color, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
@@ -45,7 +45,7 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     if notes.rollback_to is not None:
         draft.act(act.RemoveAnnotation(key=models.ANNOTATION_ROLLBACK_TO))
         _roll_back_to(draft, spec, obs, notes.rollback_to)
-    new_template = obs.template_hash != draft.status["observed_template_hash"]
+    new_template = obs.template_hash != draft.status.observed_template_hash
     if (
         notes.promote
         and notes.promote_revision is not None
@@ -74,7 +74,7 @@ def act_on_annotations(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
 
 def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revision: int) -> None:
     raw = str(revision)
-    known = {entry.revision: entry for entry in reversed(draft.status["history"])}
+    known = {entry.revision: entry for entry in reversed(draft.status.history)}
     if revision not in known or revision not in obs.stored_revisions:
         draft.event(
             EventReason.ROLLBACK_REFUSED,
@@ -95,15 +95,11 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
         )
         return
     entry = known[revision]
-    # The instant path skips the gates, so only a revision that once passed everything may
-    # take it; a warm colour of a revision that failed goes through the gates again.
-    proven = any(
-        e.revision == revision and e.outcome is Outcome.SUCCEEDED for e in draft.status["history"]
-    )
-    warm = _warm_color_of(draft, obs, revision) if proven else None
+    serving = {color: state.revision for color, state in obs.colors.items() if state.serving}
+    warm = user_actions.warm_color(draft.finish(), revision, serving)
     if draft.phase in IN_FLIGHT:
         abandon(draft, Outcome.SUPERSEDED, f"superseded by a rollback to revision {revision}")
-    if warm is not None and draft.phase not in IN_FLIGHT:
+    if warm is not None:
         _switch_to_warm(draft, spec, obs, warm, revision, entry)
     else:
         begin_release(
@@ -116,19 +112,6 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
             store=False,
             why=f"rollback to revision {revision}",
         )
-
-
-def _warm_color_of(draft: Draft, obs: Observation, revision: int) -> Color | None:
-    for color in (Color.BLUE, Color.GREEN):
-        state = obs.colors.get(color)
-        if (
-            state is not None
-            and state.revision == revision
-            and state.serving
-            and color != draft.active
-        ):
-            return color
-    return None
 
 
 def _switch_to_warm(
@@ -146,26 +129,22 @@ def _switch_to_warm(
     draft.act(act.PointService(role=act.ServiceRole.ACTIVE, color=color, target_port=port))
     draft.act(act.PointService(role=act.ServiceRole.PREVIEW, color=color, target_port=port))
     draft.switched(act.Switch.FORWARD, f"active Service now selects {color} (revision {revision})")
-    draft.set(current_revision=revision, current_template_hash=entry.template_hash)
+    draft.status.current_revision = revision
+    draft.status.current_template_hash = entry.template_hash
     draft.record_history(
         models.HistoryEntry(
             revision=revision,
             images=list(entry.images),
             color=color,
             outcome=Outcome.SUCCEEDED,
-            started_at=draft.now_text,
-            finished_at=draft.now_text,
+            started_at=draft.now,
+            finished_at=draft.now,
             reason=reason,
         ),
         spec.revision_history_limit,
     )
-    draft.set(
-        active_color=color,
-        preview_color=color,
-        stable_color=color,
-        stable_revision=revision,
-        switched_at=draft.now_text,
-        gates=[],
-    )
+    draft.status.active_color = draft.status.preview_color = draft.status.stable_color = color
+    draft.status.stable_revision, draft.status.switched_at = revision, draft.now
+    draft.status.gates = []
     schedule_scale_down(draft, previous, delay=spec.strategy.scale_down_delay_seconds)
     draft.enter(Phase.SUCCEEDED, reason)

@@ -17,17 +17,17 @@ from greenlight.rollout.transitions import (
 
 
 def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
-    if obs.template_hash == draft.status["observed_template_hash"]:
+    if obs.template_hash == draft.status.observed_template_hash:
         if draft.phase is Phase.FAILED and draft.current_revision:
             _recover_from_invalid_spec(draft, spec, obs)
         return
     # Numbers only grow, past trimmed history too: `latestRevision` remembers the highest.
     revision = 1 + max(
         [
-            draft.status["latest_revision"],
+            draft.status.latest_revision,
             draft.current_revision,
             draft.stable_revision,
-            *(e.revision for e in draft.status["history"]),
+            *(e.revision for e in draft.status.history),
             *obs.stored_revisions,
         ]
     )
@@ -40,7 +40,8 @@ def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
                 models.ANNOTATION_PROMOTE,
                 f"revision {draft.current_revision} it promoted was superseded by {revision}",
             )
-    draft.set(observed_template_hash=obs.template_hash, latest_revision=revision)
+    draft.status.observed_template_hash = obs.template_hash
+    draft.status.latest_revision = revision
     begin_release(
         draft,
         spec,
@@ -63,16 +64,16 @@ _PHASE_OF_OUTCOME = {
 
 def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     """The spec is valid again with the same template: resume where the fix leaves us."""
-    if not draft.status["message"].startswith(INVALID):
+    if not draft.status.message.startswith(INVALID):
         return
-    if obs.generation == draft.status["observed_generation"] and (
-        NOT_OWNED not in draft.status["message"]
+    if obs.generation == draft.status.observed_generation and (
+        NOT_OWNED not in draft.status.message
     ):
         # Nothing was changed: what was refused would be refused again. Except an object of
         # another owner in the way (an older Release of this name that the garbage collector
         # had not removed yet): this decision runs only once none is observed any more.
         return
-    entry = next((e for e in draft.status["history"] if e.revision == draft.current_revision), None)
+    entry = next((e for e in draft.status.history if e.revision == draft.current_revision), None)
     interrupted = (
         entry is not None and entry.outcome is Outcome.FAILED and entry.reason.startswith(INVALID)
     )
@@ -90,7 +91,7 @@ def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Obse
             spec,
             obs,
             revision=draft.current_revision,
-            template_hash=draft.status["current_template_hash"],
+            template_hash=draft.status.current_template_hash,
             images=list(obs.images),
             store=False,
             why="spec valid again",

@@ -1,4 +1,5 @@
-"""The moves a release makes, shared by the steps: begin, succeed, fail, abandon, scale down.
+"""The moves a release makes, shared by the steps: begin, succeed, fail, abandon, scale down,
+and wait.
 
 Each one changes the draft status and queues the actions and Events that go with it.
 """
@@ -8,11 +9,10 @@ from __future__ import annotations
 import datetime
 
 from greenlight import models
-from greenlight.models import Color, EventReason, Outcome, Phase
+from greenlight.models import Color, EventReason, Outcome, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
-from greenlight.rollout.timestamps import format_time
 
 INVALID = "invalid spec"
 # In the message of every invalid spec that is an object of another owner in the way.
@@ -43,20 +43,18 @@ def begin_release(
             images=images,
             color=target,
             outcome=Outcome.IN_PROGRESS,
-            started_at=draft.now_text,
+            started_at=draft.now,
             template_hash=template_hash,
         ),
         spec.revision_history_limit,
     )
-    if draft.status["scale_down_color"] == target:
-        draft.set(scale_down_color="", scale_down_after=None)
-    draft.set(
-        current_revision=revision,
-        current_template_hash=template_hash,
-        preview_color=target,
-        release_started_at=draft.now_text,
-        gates=[],
-    )
+    if draft.status.scale_down_color == target:
+        draft.status.scale_down_color, draft.status.scale_down_after = "", None
+    draft.status.current_revision = revision
+    draft.status.current_template_hash = template_hash
+    draft.status.preview_color = target
+    draft.status.release_started_at = draft.now
+    draft.status.gates = []
     draft.event(
         EventReason.RELEASE_STARTED,
         f"revision {revision} ({', '.join(images)}) into {target}: {why}",
@@ -74,7 +72,8 @@ def fail_release(draft: Draft, reason: str) -> None:
 def succeed(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     revision = draft.current_revision
     draft.finish_history(Outcome.SUCCEEDED, "every gate passed")
-    draft.set(stable_revision=revision, stable_color=draft.active)
+    draft.status.stable_revision = revision
+    draft.status.stable_color = draft.status.active_color
     # The other colour: the previous stable one, or one that kept traffic after a first
     # release that failed post-switch. Either way it stays warm for the delay, then goes.
     other = draft.active.other if draft.active is not None else None
@@ -86,7 +85,7 @@ def abandon(draft: Draft, outcome: Outcome, reason: str) -> None:
     """Ends the release in flight; traffic goes back to the stable colour if it had moved."""
     stable, active, preview = draft.stable, draft.active, draft.preview
     if active is not None and stable is not None and active != stable:
-        draft.set(active_color=stable, switched_at=draft.now_text)
+        draft.status.active_color, draft.status.switched_at = stable, draft.now
         draft.switched(
             act.Switch.BACK,
             f"active Service back on {stable} (revision {draft.stable_revision}): {reason}",
@@ -98,7 +97,7 @@ def abandon(draft: Draft, outcome: Outcome, reason: str) -> None:
         schedule_scale_down(draft, idle, delay=0)
     draft.finish_history(outcome, reason)
     if draft.stable is not None:
-        draft.set(preview_color=str(stable))
+        draft.status.preview_color = str(stable)
 
 
 def after_abandon_message(draft: Draft, reason: str) -> str:
@@ -111,9 +110,16 @@ def schedule_scale_down(draft: Draft, color: Color | None, *, delay: int) -> Non
     if color is None or color == draft.active or not draft.running(color):
         return
     after = draft.now + datetime.timedelta(seconds=delay)
-    draft.set(scale_down_color=str(color), scale_down_after=format_time(after))
+    draft.status.scale_down_color, draft.status.scale_down_after = str(color), after
 
 
 def ignore_annotation(draft: Draft, key: str, why: str) -> None:
     draft.act(act.RemoveAnnotation(key=key))
     draft.event(EventReason.ACTION_IGNORED, f"{key} ignored: {why}", warning=True)
+
+
+def wait(draft: Draft, reason: WaitingReason, message: str) -> None:
+    """Records what this decision waits for; its first wait, what holds the release back, wins
+    over those of the upkeep after it."""
+    if draft.status.waiting is None:
+        draft.status.waiting = models.Waiting(reason=reason, message=f"waiting: {message}")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from greenlight import models
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Color, ConditionReason, EventReason
+from greenlight.models import Color, ConditionReason, EventReason, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
-from greenlight.rollout.timestamps import parse_time
+from greenlight.rollout.transitions import wait
 
 
 def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -22,7 +22,7 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
     if (
         draft.current_revision
         and draft.current_revision not in obs.stored_revisions
-        and draft.status["current_template_hash"] == obs.template_hash
+        and draft.status.current_template_hash == obs.template_hash
         and not any(isinstance(a, act.StoreRevision) for a in draft.actions)
     ):
         # A restart between deciding and storing the revision: store it now.
@@ -45,6 +45,8 @@ def keep_workloads(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> 
             missing = state is None or not state.exists
             if revision in storable and (missing or not _may_carry_traffic(color, obs)):
                 draft.act(act.DeployColor(color=color, revision=revision, replicas=spec.replicas))
+            elif revision in storable:
+                _wait_for_endpoints(draft, color, obs)
         elif state.replicas != spec.replicas:
             draft.act(act.ScaleColor(color=color, replicas=spec.replicas))
 
@@ -117,7 +119,7 @@ def retire_services(draft: Draft, obs: Observation) -> None:
         obs.active_service.selected_color == draft.active and active_serving(obs)
     )
     kept: list[str] = []
-    for name in draft.status["service_names"]:
+    for name in draft.status.service_names:
         if name in current or name in kept:
             continue
         state = obs.retired_services.get(name)
@@ -131,7 +133,7 @@ def retire_services(draft: Draft, obs: Observation) -> None:
                 f"Service {name} is no longer named by spec.service; deleted, now that "
                 f"{obs.service_names[0]} serves",
             )
-    draft.set(service_names=current + kept)
+    draft.status.service_names = current + kept
 
 
 def _port_differs(observed: int | str | None, wanted: int | str | None) -> bool:
@@ -141,25 +143,42 @@ def _port_differs(observed: int | str | None, wanted: int | str | None) -> bool:
 def scale_down_when_drained(draft: Draft, obs: Observation) -> None:
     """Invariant 4: only after the delay, and once the active Service's slices list only the
     active colour's endpoints."""
-    color = draft.status["scale_down_color"]
+    color = draft.status.scale_down_color
     if not color:
         return
     if color in (draft.active, draft.preview if draft.phase in IN_FLIGHT else None):
-        draft.set(scale_down_color="", scale_down_after=None)
+        draft.status.scale_down_color, draft.status.scale_down_after = "", None
         return
-    after = parse_time(draft.status["scale_down_after"])
+    after = draft.status.scale_down_after
     if after is not None and draft.now < after:
+        until = models.format_time(after)
+        wait(draft, WaitingReason.SCALE_DOWN_DELAY, f"{color} stays warm until {until}")
         return
     endpoints = obs.active_endpoint_colors
     if draft.active is not None and endpoints != frozenset({draft.active}):
+        _wait_for_endpoints(draft, Color(color), obs)
         return
     draft.act(act.ScaleColor(color=Color(color), replicas=0))
     draft.event(EventReason.SCALED_DOWN, f"{color} scaled to zero")
-    draft.set(scale_down_color="", scale_down_after=None)
+    draft.status.scale_down_color, draft.status.scale_down_after = "", None
+
+
+def _wait_for_endpoints(draft: Draft, color: Color, obs: Observation) -> None:
+    """`color` waits until the active Service's EndpointSlices list only the active colour."""
+    endpoints = obs.active_endpoint_colors
+    if endpoints is None:
+        seen = "the active Service's EndpointSlices are not read yet"
+    elif endpoints - {draft.active}:
+        seen = f"EndpointSlices still list {', '.join(sorted(endpoints - {draft.active}))}"
+    else:
+        seen = f"EndpointSlices list no ready endpoint of {draft.active} yet"
+    if obs.active_service.selected_color == color:
+        seen = f"the active Service still selects {color}"
+    wait(draft, WaitingReason.ENDPOINTS, seen)
 
 
 def prune_revisions(draft: Draft, obs: Observation) -> None:
-    keep = {entry.revision for entry in draft.status["history"]}
+    keep = {entry.revision for entry in draft.status.history}
     keep |= {draft.current_revision, draft.stable_revision}
     if obs.stored_revisions - keep:
         draft.act(act.PruneRevisions(keep=frozenset(keep)))

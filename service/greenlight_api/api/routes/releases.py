@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from greenlight import models, user_actions
-from greenlight_api import records, schemas
+from greenlight_api import schemas
 from greenlight_api.api import deps
 from greenlight_api.kube.gateway import Cluster
 
@@ -79,7 +79,7 @@ async def _act(
     cluster: Cluster,
 ) -> schemas.ActionAccepted:
     body = await cluster.get_release(ns, name)
-    release_status, _ = records.parse_status(body.get("status"))
+    release_status, _ = models.read_status(body)
     chosen = plan(name, release_status)  # raises ActionRefused: 409 with its reason
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     user_actions.refuse_beside_malformed(name, ns, chosen, annotations)
