@@ -716,6 +716,7 @@ def test_a_foreign_deployment_with_a_colours_name_fails_at_once(
         assert "web-blue" in status.message and "not owned" in status.message
         invalid = {c.type: c for c in status.conditions}["InvalidSpec"]
         assert invalid.status == "True" and "web-blue" in invalid.message
+        assert invalid.reason == "ForeignObject"
         assert wait_for(lambda: "InvalidSpec" in events(cluster))
     kept = cluster.get("apps/v1", "deployments", NAMESPACE, "web-blue") or {}
     assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "other:1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from greenlight import models, user_actions
-from greenlight.models import Color, Outcome, Phase
+from greenlight.models import Color, ConditionReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.actions import ServiceRole
 from greenlight.rollout.decide import decide, needs_attention, wants_endpoints
@@ -177,6 +177,33 @@ def test_fixing_an_invalid_spec_resumes_the_release_it_interrupted() -> None:
     world.generation += 1
     world.run_until_phase(Phase.SUCCEEDED)
     assert world.status.stable_revision == 2
+
+
+def test_an_object_of_another_owner_that_goes_away_resumes_the_release_without_a_spec_change() -> (
+    None
+):
+    def interrupted_by(problem: SpecProblem) -> World:
+        world = World(spec=spec_of("app:1", gates=GATES, strategy=NO_DELAY))
+        world.run_until_phase(Phase.SUCCEEDED)
+        world.update_spec(spec_of("app:2", gates=GATES, strategy=NO_DELAY))
+        world.step()
+        observed = dataclasses.replace(world.observe(()), spec_problem=problem)
+        world.status = decide(world.spec, world.status, observed).status
+        assert world.status.phase is Phase.FAILED
+        return world
+
+    in_the_way = SpecProblem(
+        field="metadata.name", message="x", reason=ConditionReason.FOREIGN_OBJECT
+    )
+    world = interrupted_by(in_the_way)
+    invalid = {c.type: c for c in world.status.conditions}["InvalidSpec"]
+    assert invalid.reason == ConditionReason.FOREIGN_OBJECT
+    world.run_until_phase(Phase.SUCCEEDED)  # same generation: it was gone, nothing changed
+    assert world.status.stable_revision == 2
+    # A problem of the spec itself would be found again: it waits for a change of the spec.
+    world = interrupted_by(SpecProblem(field="spec.gates[0].tcp", message="x"))
+    world.run(5)
+    assert world.status.phase is Phase.FAILED
 
 
 def test_an_action_annotation_that_is_not_true_is_removed_and_the_release_goes_idle() -> None:

@@ -236,6 +236,7 @@ def _problem_of(
         field=field,
         message=f"gives the name of {error.kind} {error.name}, which exists and is not owned by "
         "this Release (it is left untouched)",
+        reason=models.ConditionReason.FOREIGN_OBJECT,
     )
 
 

@@ -70,6 +70,7 @@ class ConditionReason(enum.StrEnum):
     NO_READY_PODS = "NoReadyPods"
     # `InvalidSpec`.
     INVALID_SPEC = "InvalidSpec"
+    FOREIGN_OBJECT = "ForeignObject"  # an object the Release would own belongs to another
     SPEC_VALID = "SpecValid"
     # `Progressing`, `Promoted` and `Degraded` give the phase.
     PENDING = "Pending"

@@ -38,7 +38,7 @@ def compute(
         _make(
             INVALID_SPEC,
             invalid_spec is not None,
-            ConditionReason.INVALID_SPEC if invalid_spec else ConditionReason.SPEC_VALID,
+            invalid_spec.reason if invalid_spec else ConditionReason.SPEC_VALID,
             f"{invalid_spec.field} {invalid_spec.message}" if invalid_spec else "",
         ),
     ]

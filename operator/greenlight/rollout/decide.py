@@ -23,7 +23,7 @@ import datetime
 
 from greenlight import models, naming
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import EventReason, Outcome, Phase
+from greenlight.models import ConditionReason, EventReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout import conditions, notifications
 from greenlight.rollout import events as recorded_events
@@ -143,16 +143,19 @@ def _foreign_object_problem(obs: Observation) -> SpecProblem | None:
                 message=f"gives the {color} Deployment the name "
                 f"{naming.deployment_name(obs.release or '<release>', color)}, which exists and "
                 "is not owned by this Release",
+                reason=ConditionReason.FOREIGN_OBJECT,
             )
     if obs.active_service.foreign:
         return SpecProblem(
             field="spec.service.name",
             message="names a Service that exists and is not owned by this Release",
+            reason=ConditionReason.FOREIGN_OBJECT,
         )
     if obs.preview_service.foreign:
         return SpecProblem(
             field="spec.service.previewName",
             message="names a Service that exists and is not owned by this Release",
+            reason=ConditionReason.FOREIGN_OBJECT,
         )
     return None
 

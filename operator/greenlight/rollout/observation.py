@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Mapping
 
 from greenlight import models
-from greenlight.models import Color
+from greenlight.models import Color, ConditionReason
 from greenlight.user_actions import ActionRequests
 
 
@@ -64,6 +64,9 @@ class SpecProblem:
 
     field: str
     message: str
+    # Kept by the InvalidSpec condition: an object of another owner in the way is the one
+    # problem that can go away without a change of the spec (see `spec_changes`).
+    reason: ConditionReason = ConditionReason.INVALID_SPEC
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

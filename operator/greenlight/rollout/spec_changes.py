@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from greenlight import models
 from greenlight.models import IN_FLIGHT_PHASES as IN_FLIGHT
-from greenlight.models import Outcome, Phase
+from greenlight.models import ConditionReason, Outcome, Phase
+from greenlight.rollout.conditions import INVALID_SPEC
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
-from greenlight.rollout.transitions import (
-    INVALID,
-    NOT_OWNED,
-    abandon,
-    begin_release,
-    ignore_annotation,
-)
+from greenlight.rollout.transitions import abandon, begin_release, ignore_annotation
 
 
 def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
@@ -64,18 +59,27 @@ _PHASE_OF_OUTCOME = {
 
 def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
     """The spec is valid again with the same template: resume where the fix leaves us."""
-    if not draft.status.message.startswith(INVALID):
+    invalid = next(
+        (c for c in draft.status.conditions if c.type == INVALID_SPEC and c.status == "True"),
+        None,
+    )
+    if invalid is None:
         return
-    if obs.generation == draft.status.observed_generation and (
-        NOT_OWNED not in draft.status.message
+    if (
+        obs.generation == draft.status.observed_generation
+        and invalid.reason != ConditionReason.FOREIGN_OBJECT
     ):
         # Nothing was changed: what was refused would be refused again. Except an object of
         # another owner in the way (an older Release of this name that the garbage collector
         # had not removed yet): this decision runs only once none is observed any more.
         return
     entry = next((e for e in draft.status.history if e.revision == draft.current_revision), None)
+    # The invalid spec interrupted the release if it ended it: in the decision that found the
+    # spec invalid, the moment the condition turned true.
     interrupted = (
-        entry is not None and entry.outcome is Outcome.FAILED and entry.reason.startswith(INVALID)
+        entry is not None
+        and entry.outcome is Outcome.FAILED
+        and entry.finished_at == invalid.last_transition_time
     )
     if draft.current_revision == draft.stable_revision and not interrupted:
         draft.enter(Phase.SUCCEEDED, f"revision {draft.stable_revision} is live; spec valid again")

@@ -14,9 +14,7 @@ from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
 from greenlight.rollout.observation import Observation
 
-INVALID = "invalid spec"
-# In the message of every invalid spec that is an object of another owner in the way.
-NOT_OWNED = "is not owned by this Release"
+INVALID = "invalid spec"  # the start of the message of a release an invalid spec stopped
 
 
 def begin_release(
