@@ -173,7 +173,7 @@ def _wait_for_endpoints(draft: Draft, color: Color, obs: Observation) -> None:
     else:
         seen = f"EndpointSlices list no ready endpoint of {draft.active} yet"
     if obs.active_service.selected_color == color:
-        seen = f"the active Service still selects {color}"
+        seen = f"traffic to move off {color}: the active Service was last seen selecting it"
     wait(draft, WaitingReason.ENDPOINTS, seen)
 
 
