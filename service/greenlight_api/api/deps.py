@@ -8,7 +8,7 @@ must be a DNS-1035 label (its Services are named after it), a namespace an RFC 1
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPBearer
@@ -26,40 +26,22 @@ from greenlight_api.kube.gateway import Cluster
 _bearer = HTTPBearer(auto_error=False, description="A Kubernetes bearer token.")
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_part(attribute: str) -> Callable[[Request], Any]:
+    """The dependency that reads one of the app's parts from `app.state`."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    return get
 
 
-def get_metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-def get_lifecycle(request: Request) -> Lifecycle:
-    lifecycle: Lifecycle = request.app.state.lifecycle
-    return lifecycle
-
-
-def get_cache(request: Request) -> cache.ReleaseCache:
-    release_cache: cache.ReleaseCache = request.app.state.cache
-    return release_cache
-
-
-def get_cluster(request: Request) -> Cluster:
-    cluster: Cluster = request.app.state.cluster
-    return cluster
-
-
-def get_authenticator(request: Request) -> auth.Authenticator:
-    authenticator: auth.Authenticator = request.app.state.authenticator
-    return authenticator
-
-
-def get_stream_slots(request: Request) -> StreamSlots:
-    slots: StreamSlots = request.app.state.stream_slots
-    return slots
-
+get_settings: Callable[[Request], Settings] = _app_part("settings")
+get_metrics: Callable[[Request], Metrics] = _app_part("metrics")
+get_lifecycle: Callable[[Request], Lifecycle] = _app_part("lifecycle")
+get_cache: Callable[[Request], cache.ReleaseCache] = _app_part("cache")
+get_cluster: Callable[[Request], Cluster] = _app_part("cluster")
+get_authenticator: Callable[[Request], auth.Authenticator] = _app_part("authenticator")
+get_stream_slots: Callable[[Request], StreamSlots] = _app_part("stream_slots")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

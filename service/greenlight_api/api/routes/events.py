@@ -58,6 +58,26 @@ def _wait(access: streams.StreamAccess, keepalive: float, deadline: float) -> fl
     return max(0.0, min(keepalive, access.next_check_in(), deadline - time.monotonic()))
 
 
+def _access(
+    request: Request, caller: auth.Caller, authenticator: auth.Authenticator, settings: Settings
+) -> streams.StreamAccess:
+    return streams.StreamAccess(
+        authenticator,
+        request.headers.get("authorization"),
+        caller,
+        every=settings.auth_cache_seconds,
+    )
+
+
+def _respond(
+    body: AsyncIterator[bytes], caller: auth.Caller, slots: streams.StreamSlots
+) -> StreamingResponse:
+    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
+    return streams.SlotResponse(
+        body, give_back=give_back, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS
+    )
+
+
 async def _follow_one(
     release_cache: cache.ReleaseCache,
     record: records.ReleaseRecord,
@@ -131,19 +151,8 @@ async def follow_release(
     metrics: deps.MetricsDep,
     slots: deps.StreamSlotsDep,
 ) -> StreamingResponse:
-    access = streams.StreamAccess(
-        authenticator,
-        request.headers.get("authorization"),
-        caller,
-        every=settings.auth_cache_seconds,
-    )
-    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
-    return streams.SlotResponse(
-        _follow_one(release_cache, record, access, settings, metrics),
-        give_back=give_back,
-        media_type=sse.MEDIA_TYPE,
-        headers=sse.HEADERS,
-    )
+    access = _access(request, caller, authenticator, settings)
+    return _respond(_follow_one(release_cache, record, access, settings, metrics), caller, slots)
 
 
 async def _follow_all(
@@ -216,16 +225,5 @@ async def follow_all(
             raise auth.Forbidden(
                 f"user {caller.name!r} may not list releases.greenlight.dev in any namespace"
             )
-    access = streams.StreamAccess(
-        authenticator,
-        request.headers.get("authorization"),
-        caller,
-        every=settings.auth_cache_seconds,
-    )
-    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
-    return streams.SlotResponse(
-        _follow_all(release_cache, namespace, access, settings, metrics),
-        give_back=give_back,
-        media_type=sse.MEDIA_TYPE,
-        headers=sse.HEADERS,
-    )
+    access = _access(request, caller, authenticator, settings)
+    return _respond(_follow_all(release_cache, namespace, access, settings, metrics), caller, slots)
