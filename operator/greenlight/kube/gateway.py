@@ -16,7 +16,6 @@ import collections
 import copy
 import dataclasses
 import datetime
-import json
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from greenlight import models
 from greenlight.kube import (
     deployments,
     endpointslices,
+    errors,
     events,
     releases,
     revisions,
@@ -196,9 +196,5 @@ class ClusterGateway:
 
 def _refusal(error: ApiException) -> str:
     """The API server's own sentence from a refusal (its `Status.message`), else the reason."""
-    try:
-        status = json.loads(error.body or "{}")
-    except (TypeError, ValueError):
-        status = {}
-    message = status.get("message") if isinstance(status, dict) else None
+    message = errors.status_body(error.body).get("message")
     return str(message or error.reason or f"HTTP {error.status}")[:500]

@@ -134,3 +134,20 @@ def get_record(ns: Namespace, name: ReleaseName, release_cache: CacheDep) -> rec
 
 
 RecordDep = Annotated[records.ReleaseRecord, Depends(get_record)]
+
+
+async def get_listed(
+    caller: CallerDep,
+    authenticator: AuthenticatorDep,
+    release_cache: CacheDep,
+    namespace: NamespaceFilter = None,
+) -> list[records.ReleaseRecord]:
+    """The Releases the caller may list: of `?namespace=` once allowed there, else of every
+    namespace where they may."""
+    if namespace is not None:
+        await authenticator.require(caller, verb="list", namespace=namespace)
+        return release_cache.list([namespace])
+    return release_cache.list(await authenticator.readable(caller, release_cache.namespaces()))
+
+
+ListedDep = Annotated[list[records.ReleaseRecord], Depends(get_listed)]

@@ -38,18 +38,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=schemas.ReleaseList,
     responses=_ERRORS,
 )
-async def list_releases(
-    caller: deps.CallerDep,
-    authenticator: deps.AuthenticatorDep,
-    release_cache: deps.CacheDep,
-    namespace: deps.NamespaceFilter = None,
-) -> Response:
-    if namespace is not None:
-        await authenticator.require(caller, verb="list", namespace=namespace)
-        found = release_cache.list([namespace])
-    else:
-        readable = await authenticator.readable(caller, release_cache.namespaces())
-        found = release_cache.list(readable)
+async def list_releases(found: deps.ListedDep) -> Response:
     # The summaries are encoded once, when a Release changes: listing is a join.
     content = b'{"items":[' + b",".join(record.summary_json for record in found) + b"]}"
     return Response(content, media_type="application/json")
