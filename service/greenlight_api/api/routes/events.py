@@ -36,9 +36,6 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {sse.MEDIA_TYPE: {}}, "description": "A stream of events."}
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 429, 503)
-}
 
 
 def _status_event(record: records.ReleaseRecord) -> bytes:
@@ -139,7 +136,7 @@ async def _follow_one(
     "/namespaces/{ns}/releases/{name}/events",
     summary="Follow one Release's status until its release ends (server-sent events)",
     response_class=StreamingResponse,
-    responses={**_STREAM, **_ERRORS},
+    responses={**_STREAM, **schemas.PROBLEMS},
 )
 async def follow_release(
     request: Request,
@@ -202,7 +199,7 @@ async def _follow_all(
     "/events",
     summary="Follow every Release the caller may list (server-sent events)",
     response_class=StreamingResponse,
-    responses={**_STREAM, **_ERRORS},
+    responses={**_STREAM, **schemas.PROBLEMS},
 )
 async def follow_all(
     request: Request,
