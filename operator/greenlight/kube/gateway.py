@@ -62,10 +62,6 @@ class ClusterView:
     retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class ClusterGateway:
     def __init__(
         self,
@@ -73,7 +69,7 @@ class ClusterGateway:
         settings: OperatorSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
         self._kube = Kube(api_client, settings, sleep=sleep)
         self._clock = clock

@@ -7,7 +7,7 @@ must be a DNS-1035 label (its Services are named after it), a namespace an RFC 1
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Security
@@ -100,17 +100,13 @@ async def get_caller(
 CallerDep = Annotated[auth.Caller, Depends(get_caller)]
 
 
-def authorized(verb: str) -> Callable[..., Awaitable[auth.Caller]]:
-    """A dependency of the `{ns}/{name}` routes: the caller, once allowed to `verb` the path's
+async def may_get(
+    ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
+) -> auth.Caller:
+    """A dependency of the `{ns}/{name}` routes: the caller, once allowed to get the path's
     Release. The review names the Release, so RBAC rules limited to `resourceNames` apply."""
-
-    async def check(
-        ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
-    ) -> auth.Caller:
-        await authenticator.require(caller, verb=verb, namespace=ns, name=name)
-        return caller
-
-    return check
+    await authenticator.require(caller, verb="get", namespace=ns, name=name)
+    return caller
 
 
 async def may_act(
@@ -122,7 +118,7 @@ async def may_act(
     return caller
 
 
-ReaderDep = Annotated[auth.Caller, Depends(authorized("get"))]
+ReaderDep = Annotated[auth.Caller, Depends(may_get)]
 ActorDep = Annotated[auth.Caller, Depends(may_act)]
 
 
