@@ -1,4 +1,5 @@
-"""Names and hashes derived from a Release: object names, pod colours, template hashes.
+"""Names and hashes derived from a Release: object names, pod colours, template hashes, and
+the name and namespace an object's metadata gives.
 
 This module owns every name the operator gives to the objects of a Release, so that the
 handlers, the cluster adapters, the CLI and the tests agree on them. It is pure: no I/O, no
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from greenlight import models
@@ -79,3 +81,11 @@ def pod_color(release: str, pod_name: str) -> Color | None:
     """
     match = re.fullmatch(rf"{re.escape(release)}-(blue|green)-[a-z0-9]+-[a-z0-9]+", pod_name)
     return Color(match.group(1)) if match else None
+
+
+def name_of(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("name") or "")
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")

@@ -167,13 +167,12 @@ class Authenticator:
             )
         result, cached = await self._tokens.get(key, lambda: cluster.review_token(token))
         self._count("token", cached)
-        if result.user is not None:
-            if budgeted:
-                self._new_tokens.give_back()  # only tokens that fail use the budget up
-            self._remember(key)
         if result.user is None:
             reason = f": {result.error}" if result.error else ""
             raise Unauthenticated(f"the bearer token was not accepted{reason}")
+        if budgeted:
+            self._new_tokens.give_back()  # only tokens that fail use the budget up
+        self._remember(key)
         return Caller(user=result.user, checked=True)
 
     def _known_recently(self, key: str) -> bool:

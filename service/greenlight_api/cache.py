@@ -158,11 +158,8 @@ class ReleaseCache:
                 return
             del self._records[key]
         else:
-            if (
-                old is not None
-                and old.resource_version == record.resource_version
-                and (record.resource_version)
-            ):
+            replayed = old is not None and old.resource_version == record.resource_version
+            if replayed and record.resource_version:
                 return  # replayed by a re-list or a renewed watch: nothing changed
             self._records[key] = record
             change_type = "ADDED" if old is None else "MODIFIED"

@@ -35,19 +35,15 @@ logger = logging.getLogger("greenlight_api")
 STATIC = Path(__file__).parent / "static"
 
 
-def _warn_if_open(settings: Settings) -> None:
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
     if settings.auth is AuthMode.NONE:
         logger.warning(
             "AUTHENTICATION IS OFF (GREENLIGHT_API_AUTH=none): anyone who can reach this "
             "service can promote, abort and roll back every Release it sees. Local "
             "development only; never deploy it like this."
         )
-
-
-@contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    _warn_if_open(settings)
     lifecycle: Lifecycle = app.state.lifecycle
     release_cache: cache.ReleaseCache = app.state.cache
     lifecycle.start()
@@ -143,10 +139,8 @@ def create_app(
         else None
     )
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(releases.router)
-    app.include_router(events.router)
-    app.include_router(dashboard.router)
+    for routes in (health, releases, events, dashboard):
+        app.include_router(routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # The last added is the outermost: the request middleware logs and counts the 413s too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -115,9 +115,6 @@ class ReleaseRecord:
     def summary_json(self) -> bytes:
         return self.summary.model_dump_json(by_alias=True).encode()
 
-    def actions(self) -> schemas.AvailableActions:
-        return available_actions(self.name, self.status)
-
     def detail(self) -> schemas.ReleaseDetail:
         status_json = self.status.model_dump(mode="json", by_alias=True)
         spec_json = (
@@ -131,7 +128,7 @@ class ReleaseRecord:
             status=status_json,
             conditions=status_json["conditions"],
             history=status_json["history"],
-            actions=self.actions(),
+            actions=available_actions(self.name, self.status),
         )
 
 

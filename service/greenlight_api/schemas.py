@@ -122,6 +122,13 @@ class Problem(BaseModel):
     message: str | None = None
 
 
+# Every status `api.errors` can answer on a Release route: 429 too, once a client sends too many
+# new tokens.
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem} for code in (401, 403, 404, 422, 429, 503)
+}
+
+
 class Version(BaseModel):
     version: str
     revision: str

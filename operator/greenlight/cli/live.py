@@ -43,18 +43,25 @@ class ProgressReporter(Protocol):
         """A remark that is not a change of the Release (e.g. a warning)."""
 
 
-class PlainLines:
-    """One line per change, prefixed with the time since the start: for logs and pipes."""
-
-    def __init__(self) -> None:
-        self._started = time.monotonic()
-        self._last_line = ""
+class _StdoutWriter:
+    """Writes as it is shown, so has nothing to open or close; remarks go to stderr."""
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+    def note(self, line: str) -> None:
+        click.echo(line, err=True)
+
+
+class PlainLines(_StdoutWriter):
+    """One line per change, prefixed with the time since the start: for logs and pipes."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._last_line = ""
 
     def show(self, release: Mapping[str, Any], status: models.ReleaseStatus) -> None:
         line = output.progress_line(release, status)
@@ -62,27 +69,15 @@ class PlainLines:
             self._last_line = line
             click.echo(f"[{output.format_seconds(time.monotonic() - self._started)}] {line}")
 
-    def note(self, line: str) -> None:
-        click.echo(line, err=True)
 
-
-class DocumentStream:
+class DocumentStream(_StdoutWriter):
     """The whole Release as one JSON line or YAML document per change (`status -w -o ...`)."""
 
     def __init__(self, output_format: OutputFormat | str) -> None:
         self._format = output_format
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
     def show(self, release: Mapping[str, Any], status: models.ReleaseStatus) -> None:
         output.print_document_stream(dict(release), self._format)
-
-    def note(self, line: str) -> None:
-        click.echo(line, err=True)
 
 
 class LiveView:

@@ -34,42 +34,38 @@ class ClusterChoice:
     namespace: str | None = None
 
 
-def _remember(field: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+def _cluster_option(*names: str, metavar: str, help: str) -> Callable[[F], F]:
+    """An option kept in the context's `ClusterChoice` (the field its long name names), given
+    before the subcommand or after it."""
+    field = names[-1].removeprefix("--")
+
     def remember(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
         if value is not None:
             setattr(ctx.ensure_object(ClusterChoice), field, value)
 
-    return remember
+    return click.option(*names, metavar=metavar, expose_value=False, callback=remember, help=help)
 
 
 def cluster_options(command: F) -> F:
     """Adds -n/--namespace, --kubeconfig and --context to a command or to the group."""
-    decorators = [
-        click.option(
+    options = [
+        _cluster_option(
             "-n",
             "--namespace",
             metavar="NAMESPACE",
-            expose_value=False,
-            callback=_remember("namespace"),
             help="Namespace of the Release [default: the context's namespace, else default].",
         ),
-        click.option(
+        _cluster_option(
             "--kubeconfig",
             metavar="PATH",
-            expose_value=False,
-            callback=_remember("kubeconfig"),
             help="Kubeconfig file [default: $KUBECONFIG, else ~/.kube/config].",
         ),
-        click.option(
-            "--context",
-            metavar="NAME",
-            expose_value=False,
-            callback=_remember("context"),
-            help="Kubeconfig context [default: its current context].",
+        _cluster_option(
+            "--context", metavar="NAME", help="Kubeconfig context [default: its current context]."
         ),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
+    for option in reversed(options):
+        command = option(command)
     return command
 
 

@@ -25,6 +25,7 @@ from greenlight import models, naming, user_actions
 from greenlight.cli.exits import cluster_problem
 from greenlight.cli.options import OutputFormat
 from greenlight.models import GatePhase, Phase
+from greenlight.naming import name_of, namespace_of
 
 JsonObject = Mapping[str, Any]
 
@@ -125,14 +126,6 @@ def duration(begun: datetime.datetime | None, ended: datetime.datetime | None) -
 
 def phase_text(phase: Phase) -> Text:
     return Text(str(phase), style=PHASE_STYLES.get(phase, ""))
-
-
-def name_of(release: JsonObject) -> str:
-    return str((release.get("metadata") or {}).get("name") or "")
-
-
-def namespace_of(release: JsonObject) -> str:
-    return str((release.get("metadata") or {}).get("namespace") or "")
 
 
 def generation_of(release: JsonObject) -> int:

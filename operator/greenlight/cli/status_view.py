@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
 from greenlight.cli import output
 
 LAST_EVENTS = 5
@@ -45,7 +45,7 @@ def release_view(
 def _headline(release: Mapping[str, Any], status: models.ReleaseStatus) -> Text:
     headline = Text.assemble(
         ("Release ", "bold"),
-        (f"{output.namespace_of(release)}/{output.name_of(release)}", "bold"),
+        (f"{naming.namespace_of(release)}/{naming.name_of(release)}", "bold"),
         "  ",
         output.phase_text(status.phase),
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from greenlight import models, user_actions
+from greenlight import models, naming, user_actions
 from greenlight.cli import live, output
 from greenlight.cli.exits import CommandFailed, ExitCode
 from greenlight.cli.options import Connection, cluster_options, connect, duration_option
@@ -53,7 +53,7 @@ class Verdict:
 
 def judge(release: Mapping[str, Any], status: models.ReleaseStatus, wait_for: WaitFor) -> Verdict:
     """Pure: what one observed state of the Release means for someone waiting on it."""
-    where = f"release {output.namespace_of(release)}/{output.name_of(release)}"
+    where = f"release {naming.namespace_of(release)}/{naming.name_of(release)}"
     lag = output.generation_lag(release, status)
     if lag:
         return Verdict(finished=False, exit_code=ExitCode.OK, summary=f"{where}: {lag}")
@@ -123,9 +123,9 @@ def follow(
 
 def _malformed_warning(release: Mapping[str, Any], bad: user_actions.MalformedAnnotation) -> str:
     return (
-        f'warning: {bad.key}="{bad.value}" on release {output.name_of(release)} is malformed '
+        f'warning: {bad.key}="{bad.value}" on release {naming.name_of(release)} is malformed '
         f"(expected {bad.expected}); the operator ignores it. Remove it with: kubectl annotate "
-        f"release {output.name_of(release)} -n {output.namespace_of(release)} {bad.key}-"
+        f"release {naming.name_of(release)} -n {naming.namespace_of(release)} {bad.key}-"
     )
 
 

@@ -182,7 +182,10 @@ def register(
 
     managed = {kube_common.LABEL_MANAGED_BY: kube_common.MANAGER}
 
-    async def recheck_owner(event: kopf.RawEvent, body: kopf.Body, memo: Any) -> None:
+    # An owned Deployment or Service deleted under the operator: its Release is looked at now.
+    @kopf.on.event("apps", "v1", "deployments", registry=registry, labels=managed)
+    @kopf.on.event("", "v1", "services", registry=registry, labels=managed)
+    async def recheck_owner(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
         if event.get("type") != "DELETED":
             return
         meta = body.get("metadata", {})
@@ -203,14 +206,6 @@ def register(
         await runtime.blocking(
             runtime.gateway.recheck, str(meta.get("namespace", "")), str(owner["name"]), note
         )
-
-    @kopf.on.event("apps", "v1", "deployments", registry=registry, labels=managed)
-    async def owned_deployment(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
-        await recheck_owner(event, body, memo)
-
-    @kopf.on.event("", "v1", "services", registry=registry, labels=managed)
-    async def owned_service(event: kopf.RawEvent, body: kopf.Body, memo: Any, **_: Any) -> None:
-        await recheck_owner(event, body, memo)
 
     @kopf.on.event(*RESOURCE, registry=registry)
     def count_phases(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:

@@ -181,10 +181,6 @@ def quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-def status_of(error: BaseException) -> int | None:
-    return error.status if isinstance(error, ApiException) else None
-
-
 def owner_reference(target: ReleaseTarget) -> JsonObject:
     """Owned objects go when the Release goes; `controller` marks Greenlight as their manager."""
     return {

@@ -114,7 +114,7 @@ def translate(
     if isinstance(error, KubeError):
         return error
     if isinstance(error, ApiException) and error.status:
-        body = _status_body(error.body)
+        body = status_body(error.body)
         message = str(body.get("message") or error.reason or "").strip()
         kind = _BY_STATUS.get(error.status, ApiError)
         typed = kind(message, status=error.status, **where)
@@ -149,7 +149,8 @@ def translated(
         ) from error
 
 
-def _status_body(body: Any) -> dict[str, Any]:
+def status_body(body: Any) -> dict[str, Any]:
+    """The API server's `Status` in an error's body, or {} when the body is not one."""
     try:
         parsed = json.loads(body or "{}")
     except (TypeError, ValueError):

@@ -16,7 +16,6 @@ import collections
 import copy
 import dataclasses
 import datetime
-import json
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from greenlight import models
 from greenlight.kube import (
     deployments,
     endpointslices,
+    errors,
     events,
     releases,
     revisions,
@@ -62,10 +62,6 @@ class ClusterView:
     retired_services: Mapping[str, ServiceState] = dataclasses.field(default_factory=dict)
 
 
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class ClusterGateway:
     def __init__(
         self,
@@ -73,7 +69,7 @@ class ClusterGateway:
         settings: OperatorSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     ) -> None:
         self._kube = Kube(api_client, settings, sleep=sleep)
         self._clock = clock
@@ -196,9 +192,5 @@ class ClusterGateway:
 
 def _refusal(error: ApiException) -> str:
     """The API server's own sentence from a refusal (its `Status.message`), else the reason."""
-    try:
-        status = json.loads(error.body or "{}")
-    except (TypeError, ValueError):
-        status = {}
-    message = status.get("message") if isinstance(status, dict) else None
+    message = errors.status_body(error.body).get("message")
     return str(message or error.reason or f"HTTP {error.status}")[:500]

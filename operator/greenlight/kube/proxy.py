@@ -12,7 +12,6 @@ Blocking: call it from a worker thread (`asyncio.to_thread`), never on the event
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 
 import urllib3.exceptions
@@ -20,6 +19,7 @@ import urllib3.util
 
 from greenlight.kube.client import ApiClient
 from greenlight.kube.common import quote, send
+from greenlight.kube.errors import status_body
 
 SNIPPET_BYTES = 200
 # What is read of an answer at most: a workload's body can be anything (an endless stream, a
@@ -98,10 +98,7 @@ def get(
 def _snippet(data: bytes) -> str:
     """The body's start; for the API server's own refusal (a `Status`), its message."""
     if data.startswith(b"{") and b'"Status"' in data[:100]:
-        try:
-            status = json.loads(data)
-        except ValueError:
-            status = None
-        if isinstance(status, dict) and status.get("kind") == "Status" and status.get("message"):
+        status = status_body(data)
+        if status.get("kind") == "Status" and status.get("message"):
             return str(status["message"])[:SNIPPET_BYTES]
     return data[:SNIPPET_BYTES].decode("utf-8", errors="replace")

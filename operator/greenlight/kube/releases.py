@@ -34,6 +34,7 @@ from greenlight.kube import client as kube_client
 from greenlight.kube import errors
 from greenlight.kube.common import JSON_PATCH, MERGE_PATCH, Kube, quote
 from greenlight.kube.target import ReleaseTarget
+from greenlight.naming import name_of, namespace_of
 
 # A watch is ended by the server after this long and quietly re-established from where it was.
 WATCH_SECONDS = 300
@@ -117,7 +118,7 @@ class ReleaseClient:
         with errors.translated(verb="list", namespace=namespace):
             answer = _as_object(self._list_call(namespace)(_request_timeout=self.timeout))
         items = [_as_object(item) for item in answer.get("items") or []]
-        items.sort(key=lambda item: (_namespace_of(item), _name_of(item)))
+        items.sort(key=lambda item: (namespace_of(item), name_of(item)))
         return items, str((answer.get("metadata") or {}).get("resourceVersion") or "")
 
     def annotate(self, namespace: str, name: str, annotations: Mapping[str, str]) -> JsonObject:
@@ -358,7 +359,7 @@ class WatchRequest:
                 if not isinstance(event, dict):  # a blank line
                     continue
                 obj = _as_object(event.get("raw_object"))
-                if name is None or _name_of(obj) == name:
+                if name is None or name_of(obj) == name:
                     yield str(event.get("type")), obj
 
     def close(self) -> None:
@@ -432,14 +433,6 @@ def _patch(kube: Kube, path: str, body: Mapping[str, Any]) -> bool:
 
 def _as_object(value: Any) -> JsonObject:
     return value if isinstance(value, dict) else {}
-
-
-def _name_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
-
-
-def _namespace_of(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
 
 
 def _resource_version(obj: Mapping[str, Any]) -> str | None:

@@ -5,19 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 
-from kubernetes.client.exceptions import ApiException
-
 from greenlight.kube.common import Kube, quote
 
 
 def read(kube: Kube, namespace: str, name: str) -> dict[str, str] | None:
     """The Secret's data, decoded as UTF-8 text; None when it does not exist."""
-    try:
-        body = kube.request("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}")
-    except ApiException as error:
-        if error.status == 404:
-            return None
-        raise
+    body = kube.get(f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}")
+    if body is None:
+        return None
     decoded: dict[str, str] = {}
     for key, value in (body.get("data") or {}).items():
         try:

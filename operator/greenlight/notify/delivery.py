@@ -158,13 +158,13 @@ class Notifier:
         item.attempts += 1
         where = f"{delivery.namespace}/{delivery.release}"
         channels = self._channels.current()
-        url = None if channels is None else channels.urls.get(notification.channel)
-        if channels is not None and url is None:
-            self._give_up(delivery, f"channel {notification.channel} is no longer defined")
-            return
         # Channels unknown for now (the Secret could not be read yet): a failed attempt.
-        sent = channels is not None and url is not None
-        if sent and channels is not None and url is not None:
+        sent = False
+        if channels is not None:
+            url = channels.urls.get(notification.channel)
+            if url is None:
+                self._give_up(delivery, f"channel {notification.channel} is no longer defined")
+                return
             sent = self._send_once(url, channels.signing_key(notification.channel), delivery)
         if sent:
             metrics.notification("sent")

@@ -145,18 +145,16 @@ def _foreign_object_problem(obs: Observation) -> SpecProblem | None:
                 "is not owned by this Release",
                 reason=ConditionReason.FOREIGN_OBJECT,
             )
-    if obs.active_service.foreign:
-        return SpecProblem(
-            field="spec.service.name",
-            message="names a Service that exists and is not owned by this Release",
-            reason=ConditionReason.FOREIGN_OBJECT,
-        )
-    if obs.preview_service.foreign:
-        return SpecProblem(
-            field="spec.service.previewName",
-            message="names a Service that exists and is not owned by this Release",
-            reason=ConditionReason.FOREIGN_OBJECT,
-        )
+    for field, service in (
+        ("spec.service.name", obs.active_service),
+        ("spec.service.previewName", obs.preview_service),
+    ):
+        if service.foreign:
+            return SpecProblem(
+                field=field,
+                message="names a Service that exists and is not owned by this Release",
+                reason=ConditionReason.FOREIGN_OBJECT,
+            )
     return None
 
 

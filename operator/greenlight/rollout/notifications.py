@@ -58,6 +58,7 @@ def record(
     pending: list[models.PendingNotification] = list(draft.status.pending_notifications)
     revision = draft.current_revision
     gate, gate_result = _failing_gate(draft, previous)
+    images = next((list(e.images) for e in draft.status.history if e.revision == revision), [])
     for transition in happened:
         for subscription in subscriptions:
             if transition not in subscription.on:
@@ -74,7 +75,7 @@ def record(
                     revision=revision,
                     phase=str(draft.phase),
                     reason=draft.status.message,
-                    images=_images(draft, revision),
+                    images=images,
                     gate=gate,
                     gate_result=gate_result,
                     started_at=draft.status.release_started_at,
@@ -88,13 +89,6 @@ def record(
 def claimed(status: models.ReleaseStatus) -> models.ReleaseStatus:
     """`status` with nothing pending: what is written before the pending ones are sent."""
     return status.model_copy(update={"pending_notifications": []})
-
-
-def _images(draft: Draft, revision: int) -> list[str]:
-    for entry in draft.status.history:
-        if entry.revision == revision:
-            return list(entry.images)
-    return []
 
 
 def _failing_gate(draft: Draft, previous: models.ReleaseStatus) -> tuple[str, str]:

@@ -200,7 +200,7 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     # new colour (so the switch happened and the probes went to it).
     observed = obs.active_service.selected_color == draft.active
     if elapsed >= duration and gating.all_passed(states) and observed:
-        succeed(draft, spec, obs)
+        succeed(draft, spec)
         return
     # A gate that neither passes nor fails (flapping, or needing more passes than the window
     # has) must not leave traffic on an unverified revision for ever: past the window, plus

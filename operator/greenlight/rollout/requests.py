@@ -105,7 +105,6 @@ def _roll_back_to(draft: Draft, spec: models.ReleaseSpec, obs: Observation, revi
         begin_release(
             draft,
             spec,
-            obs,
             revision=revision,
             template_hash=entry.template_hash,
             images=list(entry.images),

@@ -40,7 +40,6 @@ def start_new_revision(draft: Draft, spec: models.ReleaseSpec, obs: Observation)
     begin_release(
         draft,
         spec,
-        obs,
         revision=revision,
         template_hash=obs.template_hash,
         images=list(obs.images),
@@ -93,7 +92,6 @@ def _recover_from_invalid_spec(draft: Draft, spec: models.ReleaseSpec, obs: Obse
         begin_release(
             draft,
             spec,
-            obs,
             revision=draft.current_revision,
             template_hash=draft.status.current_template_hash,
             images=list(obs.images),

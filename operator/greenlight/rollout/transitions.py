@@ -12,7 +12,6 @@ from greenlight import models
 from greenlight.models import Color, EventReason, Outcome, Phase, WaitingReason
 from greenlight.rollout import actions as act
 from greenlight.rollout.draft import Draft
-from greenlight.rollout.observation import Observation
 
 INVALID = "invalid spec"  # the start of the message of a release an invalid spec stopped
 
@@ -20,7 +19,6 @@ INVALID = "invalid spec"  # the start of the message of a release an invalid spe
 def begin_release(
     draft: Draft,
     spec: models.ReleaseSpec,
-    obs: Observation,
     *,
     revision: int,
     template_hash: str,
@@ -67,7 +65,7 @@ def fail_release(draft: Draft, reason: str) -> None:
     draft.enter(phase, after_abandon_message(draft, reason))
 
 
-def succeed(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> None:
+def succeed(draft: Draft, spec: models.ReleaseSpec) -> None:
     revision = draft.current_revision
     draft.finish_history(Outcome.SUCCEEDED, "every gate passed")
     draft.status.stable_revision = revision

@@ -7,8 +7,8 @@ must be a DNS-1035 label (its Services are named after it), a namespace an RFC 1
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import HTTPBearer
@@ -26,40 +26,22 @@ from greenlight_api.kube.gateway import Cluster
 _bearer = HTTPBearer(auto_error=False, description="A Kubernetes bearer token.")
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_part(attribute: str) -> Callable[[Request], Any]:
+    """The dependency that reads one of the app's parts from `app.state`."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, attribute)
+
+    return get
 
 
-def get_metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-def get_lifecycle(request: Request) -> Lifecycle:
-    lifecycle: Lifecycle = request.app.state.lifecycle
-    return lifecycle
-
-
-def get_cache(request: Request) -> cache.ReleaseCache:
-    release_cache: cache.ReleaseCache = request.app.state.cache
-    return release_cache
-
-
-def get_cluster(request: Request) -> Cluster:
-    cluster: Cluster = request.app.state.cluster
-    return cluster
-
-
-def get_authenticator(request: Request) -> auth.Authenticator:
-    authenticator: auth.Authenticator = request.app.state.authenticator
-    return authenticator
-
-
-def get_stream_slots(request: Request) -> StreamSlots:
-    slots: StreamSlots = request.app.state.stream_slots
-    return slots
-
+get_settings: Callable[[Request], Settings] = _app_part("settings")
+get_metrics: Callable[[Request], Metrics] = _app_part("metrics")
+get_lifecycle: Callable[[Request], Lifecycle] = _app_part("lifecycle")
+get_cache: Callable[[Request], cache.ReleaseCache] = _app_part("cache")
+get_cluster: Callable[[Request], Cluster] = _app_part("cluster")
+get_authenticator: Callable[[Request], auth.Authenticator] = _app_part("authenticator")
+get_stream_slots: Callable[[Request], StreamSlots] = _app_part("stream_slots")
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
@@ -118,17 +100,13 @@ async def get_caller(
 CallerDep = Annotated[auth.Caller, Depends(get_caller)]
 
 
-def authorized(verb: str) -> Callable[..., Awaitable[auth.Caller]]:
-    """A dependency of the `{ns}/{name}` routes: the caller, once allowed to `verb` the path's
+async def may_get(
+    ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
+) -> auth.Caller:
+    """A dependency of the `{ns}/{name}` routes: the caller, once allowed to get the path's
     Release. The review names the Release, so RBAC rules limited to `resourceNames` apply."""
-
-    async def check(
-        ns: Namespace, name: ReleaseName, caller: CallerDep, authenticator: AuthenticatorDep
-    ) -> auth.Caller:
-        await authenticator.require(caller, verb=verb, namespace=ns, name=name)
-        return caller
-
-    return check
+    await authenticator.require(caller, verb="get", namespace=ns, name=name)
+    return caller
 
 
 async def may_act(
@@ -140,7 +118,7 @@ async def may_act(
     return caller
 
 
-ReaderDep = Annotated[auth.Caller, Depends(authorized("get"))]
+ReaderDep = Annotated[auth.Caller, Depends(may_get)]
 ActorDep = Annotated[auth.Caller, Depends(may_act)]
 
 
@@ -152,3 +130,20 @@ def get_record(ns: Namespace, name: ReleaseName, release_cache: CacheDep) -> rec
 
 
 RecordDep = Annotated[records.ReleaseRecord, Depends(get_record)]
+
+
+async def get_listed(
+    caller: CallerDep,
+    authenticator: AuthenticatorDep,
+    release_cache: CacheDep,
+    namespace: NamespaceFilter = None,
+) -> list[records.ReleaseRecord]:
+    """The Releases the caller may list: of `?namespace=` once allowed there, else of every
+    namespace where they may."""
+    if namespace is not None:
+        await authenticator.require(caller, verb="list", namespace=namespace)
+        return release_cache.list([namespace])
+    return release_cache.list(await authenticator.readable(caller, release_cache.namespaces()))
+
+
+ListedDep = Annotated[list[records.ReleaseRecord], Depends(get_listed)]

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -65,24 +66,13 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unauthenticated(request: Request, exc: Exception) -> JSONResponse:
-    return _problem(401, str(exc), **{"WWW-Authenticate": "Bearer"})
+def _answer(status: int, **headers: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler that answers `status` in the exception's own words."""
 
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        return _problem(status, str(exc), **headers)
 
-async def _forbidden(request: Request, exc: Exception) -> JSONResponse:
-    return _problem(403, str(exc))
-
-
-async def _not_found(request: Request, exc: Exception) -> JSONResponse:
-    return _problem(404, str(exc))
-
-
-async def _refused(request: Request, exc: Exception) -> JSONResponse:
-    return _problem(409, str(exc))
-
-
-async def _too_many(request: Request, exc: Exception) -> JSONResponse:
-    return _problem(429, str(exc), **{"Retry-After": "10"})
+    return answer
 
 
 async def _kube_not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -116,14 +106,15 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
+    refused, too_many = _answer(409), _answer(429, **{"Retry-After": "10"})
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(auth.Unauthenticated, _unauthenticated)
-    app.add_exception_handler(auth.Forbidden, _forbidden)
-    app.add_exception_handler(ReleaseNotFound, _not_found)
+    app.add_exception_handler(auth.Unauthenticated, _answer(401, **{"WWW-Authenticate": "Bearer"}))
+    app.add_exception_handler(auth.Forbidden, _answer(403))
+    app.add_exception_handler(ReleaseNotFound, _answer(404))
     app.add_exception_handler(kube_errors.NotFound, _kube_not_found)
-    app.add_exception_handler(user_actions.ActionRefused, _refused)
-    app.add_exception_handler(kube_errors.Conflict, _refused)
+    app.add_exception_handler(user_actions.ActionRefused, refused)
+    app.add_exception_handler(kube_errors.Conflict, refused)
     app.add_exception_handler(kube_errors.KubeError, _kube_failed)
-    app.add_exception_handler(streams.TooManyStreams, _too_many)
-    app.add_exception_handler(auth.TooManyNewTokens, _too_many)
+    app.add_exception_handler(streams.TooManyStreams, too_many)
+    app.add_exception_handler(auth.TooManyNewTokens, too_many)
     app.add_exception_handler(NotReady, _unavailable)

@@ -127,9 +127,6 @@ class StreamSlots:
         self.per_user = per_user
         self._open: collections.Counter[str] = collections.Counter()
 
-    def open_count(self, user: str) -> int:
-        return self._open[user]
-
     def take(self, user: str) -> Callable[[], None]:
         """A slot for `user`, and the function that gives it back (once, however often called)."""
         if self._open[user] >= self.per_user:

@@ -9,9 +9,9 @@ anonymous client cannot make a pod buffer a large body before it is authenticate
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from greenlight_api.core.middleware import send_json
 
 
 class _TooLarge(Exception):
@@ -57,17 +57,6 @@ class BodyLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body larger than {self.max_bytes} bytes"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # the rest of the body is never read: the connection cannot be reused
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"request body larger than {self.max_bytes} bytes"
+        # The rest of the body is never read: the connection cannot be reused.
+        await send_json(send, 413, detail, (b"connection", b"close"))

@@ -63,16 +63,17 @@ def route_template(scope: Scope) -> str:
     return UNMATCHED
 
 
-async def _internal_error(send: Send, encoded_rid: bytes) -> None:
-    body = json.dumps({"detail": f"internal error (request id {encoded_rid.decode()})"}).encode()
+async def send_json(send: Send, status: int, detail: str, *headers: tuple[bytes, bytes]) -> None:
+    """Answers `{"detail": detail}` straight through ASGI, with `headers` added."""
+    body = json.dumps({"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 500,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", encoded_rid),
+                *headers,
             ],
         }
     )
@@ -119,7 +120,8 @@ class RequestMiddleware:
             logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if responded:
                 raise
-            await _internal_error(send, encoded_rid)
+            detail = f"internal error (request id {rid})"
+            await send_json(send, 500, detail, (b"x-request-id", encoded_rid))
         finally:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started

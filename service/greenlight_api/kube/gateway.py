@@ -65,17 +65,15 @@ class KubeCluster:
         )
 
     async def get_release(self, namespace: str, name: str) -> JsonObject:
-        return await self._run(functools.partial(self.releases.get, namespace, name))
+        return await self._run(lambda: self.releases.get(namespace, name))
 
     async def patch_annotations(
         self, namespace: str, name: str, annotations: dict[str, str]
     ) -> JsonObject:
-        return await self._run(
-            functools.partial(self.releases.annotate, namespace, name, annotations)
-        )
+        return await self._run(lambda: self.releases.annotate(namespace, name, annotations))
 
     async def review_token(self, token: str) -> reviews.TokenReviewResult:
-        return await self._run(functools.partial(self.reviewer.review_token, token))
+        return await self._run(lambda: self.reviewer.review_token(token))
 
     async def review_access(
         self,
@@ -87,13 +85,8 @@ class KubeCluster:
         subresource: str = "",
     ) -> reviews.AccessReviewResult:
         return await self._run(
-            functools.partial(
-                self.reviewer.review_access,
-                user,
-                verb=verb,
-                namespace=namespace,
-                name=name,
-                subresource=subresource,
+            lambda: self.reviewer.review_access(
+                user, verb=verb, namespace=namespace, name=name, subresource=subresource
             )
         )
 

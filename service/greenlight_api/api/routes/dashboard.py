@@ -69,18 +69,7 @@ async def page(
 
 
 @router.get("/ui/releases", response_class=HTMLResponse)
-async def rows(
-    request: Request,
-    caller: deps.CallerDep,
-    authenticator: deps.AuthenticatorDep,
-    release_cache: deps.CacheDep,
-    namespace: deps.NamespaceFilter = None,
-) -> HTMLResponse:
-    if namespace is not None:
-        await authenticator.require(caller, verb="list", namespace=namespace)
-        found = release_cache.list([namespace])
-    else:
-        found = release_cache.list(await authenticator.readable(caller, release_cache.namespaces()))
+async def rows(request: Request, found: deps.ListedDep) -> HTMLResponse:
     return templates.TemplateResponse(
         request, "_releases.html", {"views": _views(found)}, headers=_HEADERS
     )

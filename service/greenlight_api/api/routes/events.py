@@ -36,9 +36,6 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {sse.MEDIA_TYPE: {}}, "description": "A stream of events."}
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 429, 503)
-}
 
 
 def _status_event(record: records.ReleaseRecord) -> bytes:
@@ -56,6 +53,26 @@ def _state(record: records.ReleaseRecord) -> tuple[object, ...]:
 def _wait(access: streams.StreamAccess, keepalive: float, deadline: float) -> float:
     """How long to wait for changes: until a keep-alive, a re-check or the end is due."""
     return max(0.0, min(keepalive, access.next_check_in(), deadline - time.monotonic()))
+
+
+def _access(
+    request: Request, caller: auth.Caller, authenticator: auth.Authenticator, settings: Settings
+) -> streams.StreamAccess:
+    return streams.StreamAccess(
+        authenticator,
+        request.headers.get("authorization"),
+        caller,
+        every=settings.auth_cache_seconds,
+    )
+
+
+def _respond(
+    body: AsyncIterator[bytes], caller: auth.Caller, slots: streams.StreamSlots
+) -> StreamingResponse:
+    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
+    return streams.SlotResponse(
+        body, give_back=give_back, media_type=sse.MEDIA_TYPE, headers=sse.HEADERS
+    )
 
 
 async def _follow_one(
@@ -119,7 +136,7 @@ async def _follow_one(
     "/namespaces/{ns}/releases/{name}/events",
     summary="Follow one Release's status until its release ends (server-sent events)",
     response_class=StreamingResponse,
-    responses={**_STREAM, **_ERRORS},
+    responses={**_STREAM, **schemas.PROBLEMS},
 )
 async def follow_release(
     request: Request,
@@ -131,19 +148,8 @@ async def follow_release(
     metrics: deps.MetricsDep,
     slots: deps.StreamSlotsDep,
 ) -> StreamingResponse:
-    access = streams.StreamAccess(
-        authenticator,
-        request.headers.get("authorization"),
-        caller,
-        every=settings.auth_cache_seconds,
-    )
-    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
-    return streams.SlotResponse(
-        _follow_one(release_cache, record, access, settings, metrics),
-        give_back=give_back,
-        media_type=sse.MEDIA_TYPE,
-        headers=sse.HEADERS,
-    )
+    access = _access(request, caller, authenticator, settings)
+    return _respond(_follow_one(release_cache, record, access, settings, metrics), caller, slots)
 
 
 async def _follow_all(
@@ -193,7 +199,7 @@ async def _follow_all(
     "/events",
     summary="Follow every Release the caller may list (server-sent events)",
     response_class=StreamingResponse,
-    responses={**_STREAM, **_ERRORS},
+    responses={**_STREAM, **schemas.PROBLEMS},
 )
 async def follow_all(
     request: Request,
@@ -216,16 +222,5 @@ async def follow_all(
             raise auth.Forbidden(
                 f"user {caller.name!r} may not list releases.greenlight.dev in any namespace"
             )
-    access = streams.StreamAccess(
-        authenticator,
-        request.headers.get("authorization"),
-        caller,
-        every=settings.auth_cache_seconds,
-    )
-    give_back = slots.take(caller.name)  # last: nothing may fail between this and the answer
-    return streams.SlotResponse(
-        _follow_all(release_cache, namespace, access, settings, metrics),
-        give_back=give_back,
-        media_type=sse.MEDIA_TYPE,
-        headers=sse.HEADERS,
-    )
+    access = _access(request, caller, authenticator, settings)
+    return _respond(_follow_all(release_cache, namespace, access, settings, metrics), caller, slots)

@@ -26,30 +26,14 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1", tags=["releases"])
 
-# Every status `api.errors` can answer here: 429 too, once a client sends too many new tokens.
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": schemas.Problem} for code in (401, 403, 404, 422, 429, 503)
-}
-
 
 @router.get(
     "/releases",
     summary="Every Release the caller may list (in one namespace with ?namespace=)",
     response_model=schemas.ReleaseList,
-    responses=_ERRORS,
+    responses=schemas.PROBLEMS,
 )
-async def list_releases(
-    caller: deps.CallerDep,
-    authenticator: deps.AuthenticatorDep,
-    release_cache: deps.CacheDep,
-    namespace: deps.NamespaceFilter = None,
-) -> Response:
-    if namespace is not None:
-        await authenticator.require(caller, verb="list", namespace=namespace)
-        found = release_cache.list([namespace])
-    else:
-        readable = await authenticator.readable(caller, release_cache.namespaces())
-        found = release_cache.list(readable)
+async def list_releases(found: deps.ListedDep) -> Response:
     # The summaries are encoded once, when a Release changes: listing is a join.
     content = b'{"items":[' + b",".join(record.summary_json for record in found) + b"]}"
     return Response(content, media_type="application/json")
@@ -60,7 +44,7 @@ async def list_releases(
     summary="One Release: spec in brief, status, gates, conditions, history, possible actions",
     response_model=schemas.ReleaseDetail,
     response_model_by_alias=True,
-    responses=_ERRORS,
+    responses=schemas.PROBLEMS,
 )
 async def get_release(_: deps.ReaderDep, record: deps.RecordDep) -> Response:
     return Response(record.detail().model_dump_json(by_alias=True), media_type="application/json")
@@ -104,7 +88,7 @@ async def _act(
 
 # Actions take a body: one over the body limit is refused with 413 before anything reads it.
 _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS,
+    **schemas.PROBLEMS,
     409: {"model": schemas.Problem},
     413: {"model": schemas.Problem, "description": "Request body too large"},
 }
