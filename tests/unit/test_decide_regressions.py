@@ -9,7 +9,7 @@ from greenlight.models import Color, ConditionReason, Outcome, Phase
 from greenlight.rollout import actions as act
 from greenlight.rollout.actions import ServiceRole
 from greenlight.rollout.decide import decide, needs_attention, wants_endpoints
-from greenlight.rollout.observation import SpecProblem
+from greenlight.rollout.observation import ServiceState, SpecProblem
 from tests.unit.rollout_world import World, spec_of
 
 GATES = [
@@ -231,3 +231,28 @@ def test_a_release_with_changes_in_flight_keeps_ticking_until_they_are_confirmed
     world.run_until_phase(Phase.SUCCEEDED)
     world.run(5, until=lambda w: not w.status.actions_pending)
     assert not needs_attention(generation=world.generation, status=world.status, annotations={})
+
+
+def test_passed_post_switch_gates_with_the_service_seen_elsewhere_wait_rather_than_crash() -> None:
+    # Every post-switch gate passed, but the ticks past the window and its grace see the active
+    # Service select the other colour (edited by hand, say; the probes still answer): the
+    # decision waits for the Service to be seen switched. It used to raise StopIteration
+    # looking for a gate that had not passed.
+    verification = {"durationSeconds": 2, "gates": GATES}
+    world = World(spec=spec_of("app:1", verification=verification, strategy=NO_DELAY))
+    world.run_until_phase(Phase.SUCCEEDED)
+    world.update_spec(spec_of("app:2", verification=verification, strategy=NO_DELAY))
+    world.run_until_phase(Phase.POST_VERIFICATION)
+    world.run(1)
+    assert all(gate.phase is models.GatePhase.PASSED for gate in world.status.gates)
+    active = Color(str(world.status.active_color))
+    for _ in range(6):  # one tick a second, past the window of 2 s and the grace of 1 s
+        seen_elsewhere = dataclasses.replace(
+            world.observe(world.probe()),
+            active_service=ServiceState(exists=True, selected_color=active.other),
+        )
+        world.status = decide(world.spec, world.status, seen_elsewhere).status
+        world.tick += 1
+    assert world.status.phase is Phase.POST_VERIFICATION
+    assert world.status.waiting is not None
+    assert world.status.waiting.reason is models.WaitingReason.TRAFFIC_SETTLING

@@ -207,8 +207,8 @@ def _post_verify(draft: Draft, spec: models.ReleaseSpec, obs: Observation) -> No
     # the time its thresholds need, plus one interval of grace, not passing is failing.
     needed = max((g.interval_seconds * g.success_threshold for g in gates), default=0)
     grace = max((g.interval_seconds for g in gates), default=0)
-    if gates and elapsed >= max(duration, needed) + grace:
-        pending = next(state for state in states if state.phase is not GatePhase.PASSED)
+    pending = next((state for state in states if state.phase is not GatePhase.PASSED), None)
+    if pending is not None and elapsed >= max(duration, needed) + grace:
         fail_release(
             draft,
             f"post-switch gate {pending.name} did not pass within the verification window "
