@@ -96,6 +96,7 @@ class ReleaseRecord:
             created_at=metadata.get("creationTimestamp"),
             phase=status.phase,
             message=status.message,
+            waiting=status.waiting.message if status.waiting else "",
             active_color=status.active_color,
             preview_color=status.preview_color,
             stable_revision=status.stable_revision,

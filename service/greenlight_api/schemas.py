@@ -61,6 +61,11 @@ class ReleaseSummary(_Out):
     created_at: str | None
     phase: models.Phase
     message: str
+    waiting: str = Field(
+        default="",
+        description="What the release waits for now, in words (`status.waiting.message`); "
+        "empty when it waits for nothing.",
+    )
     active_color: str
     preview_color: str
     stable_revision: int

@@ -52,6 +52,19 @@ def test_buttons_follow_what_the_actions_allow(service: Service) -> None:
     assert 'data-action="rollback" data-revision="1"' in html
 
 
+def test_what_a_release_waits_for_is_shown_and_listed(service: Service) -> None:
+    body = factories.release(phase="Verifying", current=3)
+    waiting = {"reason": "GatePasses", "message": "waiting: gate readyz has 1 of 3 passes"}
+    body["status"]["waiting"] = waiting
+    service.put(body, factories.release("idle"))
+    html = service.client.get("/ui/namespaces/shop/releases/web", headers=ALICE_AUTH).text
+    assert '<span class="waiting">waiting: gate readyz has 1 of 3 passes</span>' in html
+    listed = service.client.get("/api/v1/releases", headers=ALICE_AUTH).json()
+    by_name = {item["name"]: item for item in listed["items"]}
+    assert by_name["web"]["waiting"] == waiting["message"]
+    assert by_name["idle"]["waiting"] == ""
+
+
 def test_text_from_the_cluster_is_escaped(service: Service) -> None:
     body = factories.release()
     body["status"]["message"] = '<img src=x onerror="alert(1)">'
