@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import dataclasses
 import errno
@@ -549,16 +548,11 @@ class ServiceProxies(ControllerThread):
         loop = self.loop
         if threading.current_thread() is self._thread:
             return fn()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
+        async def call() -> T:
+            return fn()
 
-        loop.call_soon_threadsafe(run)
-        return future.result(timeout=10)
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
 
 
 # --- the API server's service proxy ------------------------------------------------------

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal
 
 from greenlight.kube.releases import ReleaseClient, ReleaseWatch
 from greenlight_api import records
@@ -235,13 +235,18 @@ class Watcher:
     def _follow(self) -> None:
         for event in self._watch:
             if event.type == "LISTED":
-                fresh = [records.from_body(item) for item in event.items]
-                for record in fresh:
-                    record.summary_json  # noqa: B018 - encode here, in this thread, not on the loop
+                fresh = [_encoded(item) for item in event.items]
                 if not self._post(self._cache.replace, self._namespace, fresh):
                     return
                 continue
-            record = records.from_body(event.object)
-            record.summary_json  # noqa: B018
+            record = _encoded(event.object)
             if not self._post(self._cache.apply, event.type, record):
                 return
+
+
+def _encoded(body: dict[str, Any]) -> records.ReleaseRecord:
+    """The record of `body` with its summary's JSON made now, in the watch thread: the event
+    loop then only sends bytes."""
+    record = records.from_body(body)
+    _ = record.summary_json
+    return record

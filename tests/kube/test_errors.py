@@ -8,6 +8,7 @@ import json
 
 import pytest
 import urllib3
+import urllib3.connection
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
@@ -54,10 +55,10 @@ def test_each_status_is_one_type(status: int, kind: type[errors.KubeError]) -> N
         ApiException(status=0, reason="Connection refused"),
         ConnectionRefusedError(111, "Connection refused"),
         urllib3.exceptions.MaxRetryError(
-            None,  # type: ignore[arg-type]
+            urllib3.HTTPConnectionPool("127.0.0.1", 9),
             "/apis",
             urllib3.exceptions.NewConnectionError(
-                None,  # type: ignore[arg-type]
+                urllib3.connection.HTTPConnection("127.0.0.1", 9),
                 "Failed to establish a new connection: [Errno 111] Connection refused",
             ),
         ),

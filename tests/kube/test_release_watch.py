@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -31,14 +32,14 @@ def releases(cluster: EmulatedCluster) -> Iterator[ReleaseClient]:
 class Collected:
     """A ReleaseWatch iterated in a thread of its own, its events and restarts recorded."""
 
-    def __init__(self, releases: ReleaseClient, namespace: str | None, **options: object) -> None:
+    def __init__(self, releases: ReleaseClient, namespace: str | None, **options: Any) -> None:
         self.events: list[WatchEvent] = []
         self.restarts: list[str] = []
         self.watch = ReleaseWatch(
             releases,
             namespace,
             on_restart=self.restarts.append,
-            **options,  # type: ignore[arg-type]
+            **options,
         )
         self._thread = threading.Thread(target=self._run, daemon=True)
 

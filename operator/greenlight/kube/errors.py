@@ -161,8 +161,8 @@ def status_body(body: Any) -> dict[str, Any]:
 def _reason_of(error: BaseException) -> str:
     """The innermost cause of a connection failure, without urllib3's connection details."""
     reason: BaseException = error
-    while isinstance(getattr(reason, "reason", None), BaseException):
-        reason = reason.reason  # type: ignore[attr-defined]
+    while isinstance(inner := getattr(reason, "reason", None), BaseException):
+        reason = inner
     text = str(reason) or type(reason).__name__
     # "HTTPConnection(host=..., port=...): Failed to establish ...: [Errno 111] Connection refused"
     if "[Errno" in text:

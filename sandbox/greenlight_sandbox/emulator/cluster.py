@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import concurrent.futures
 import pathlib
 import re
 import shutil
@@ -223,16 +222,11 @@ class EmulatedCluster:
             raise RuntimeError("The emulated cluster is not started.")
         if threading.current_thread() is self._thread:
             return fn()
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
+        async def call() -> T:
+            return fn()
 
-        self._loop.call_soon_threadsafe(run)
-        return future.result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout=30)
 
     def plural_of(self, api_version: str, kind: str) -> str:
         """The resource name the API server serves ``kind`` under (``NetworkPolicy`` ->
