@@ -92,6 +92,8 @@ BACKOFF_CAP_SECONDS = 20.0
 BACKOFF_RESET_SECONDS = 2 * BACKOFF_CAP_SECONDS
 MIN_KILL_GRACE_SECONDS = 2.0  # the kubelet's minimum between SIGTERM and SIGKILL
 DEFAULT_GRACE_SECONDS = 30
+# A pod status write that failed (the API server briefly away) is tried again this much later.
+STATUS_RETRY_SECONDS = 0.2
 PODS = ("v1", "pods")
 _ADDRESS_ATTEMPTS = 64
 OWN_CONDITIONS = ("PodScheduled", "Initialized", "ContainersReady", "Ready")
@@ -518,7 +520,7 @@ class PodWorker:
                     )
                 except Exception as error:  # the API server is briefly away: try again
                     logger.warning("Writing the status of %s failed: %r", self.name, error)
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(STATUS_RETRY_SECONDS)
                     self._dirty.set()
                     continue
                 if written is None:
